@@ -1,0 +1,23 @@
+package runtime
+
+// Labels and annotations trellis puts on instances and children. They are
+// kro's, so selectors and habits carry over.
+const (
+	LabelOwned             = "kro.run/owned"
+	LabelKroVersion        = "kro.run/kro-version"
+	LabelRGDName           = "kro.run/resource-graph-definition-name"
+	LabelRGDID             = "kro.run/resource-graph-definition-id"
+	LabelInstanceID        = "kro.run/instance-id"
+	LabelInstanceName      = "kro.run/instance-name"
+	LabelInstanceNamespace = "kro.run/instance-namespace"
+	LabelInstanceGroup     = "kro.run/instance-group"
+	LabelInstanceVersion   = "kro.run/instance-version"
+	LabelInstanceKind      = "kro.run/instance-kind"
+	LabelManagedBy         = "app.kubernetes.io/managed-by"
+	LabelNodeID            = "kro.run/node-id"
+
+	AnnotationApplyOrder = "internal.kro.run/apply-order"
+	// AnnotationDesiredHash fingerprints the desired state last applied, so
+	// an unchanged child is not applied again.
+	AnnotationDesiredHash = "trellis.dev/desired-hash"
+)

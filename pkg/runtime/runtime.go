@@ -1,0 +1,394 @@
+// Package runtime evaluates one instance against a compiled graph: which
+// resources are included, what each should look like, whether it is ready,
+// and the status to project. It is pure: the caller observes and applies.
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/trellis-dev/trellis/pkg/cel"
+	"github.com/trellis-dev/trellis/pkg/graph"
+)
+
+// State of a node within one evaluation.
+type State string
+
+const (
+	// StatePending: not evaluated yet.
+	StatePending State = "PENDING"
+	// StateSkipped: excluded by includeWhen, or a dependency was.
+	StateSkipped State = "SKIPPED"
+	// StateWaiting: a dependency or the node itself is not ready yet.
+	StateWaiting State = "WAITING_FOR_READINESS"
+	// StateReady: observed and ready.
+	StateReady State = "SYNCED"
+	// StateError: evaluation or apply failed.
+	StateError State = "ERROR"
+)
+
+// NodeStatus is the outcome for one node.
+type NodeStatus struct {
+	State State
+	// Reason explains Waiting and Error states.
+	Reason string
+}
+
+// ErrPending wraps evaluation errors that mean "data not there yet".
+var ErrPending = errors.New("data pending")
+
+// Instance is the evaluation of one instance during one reconcile. Methods
+// are safe for concurrent use by nodes of the same wave.
+type Instance struct {
+	g        *graph.Graph
+	obj      *unstructured.Unstructured
+	labels   map[string]string
+	mu       sync.RWMutex
+	vars     map[string]any
+	observed map[string]*unstructured.Unstructured
+	status   map[string]*NodeStatus
+}
+
+// New starts an evaluation. ownerLabels are put on every rendered object.
+func New(g *graph.Graph, instance *unstructured.Unstructured, ownerLabels map[string]string) *Instance {
+	self := make(map[string]any, len(instance.Object))
+	for k, v := range instance.Object {
+		if k != "status" {
+			self[k] = v
+		}
+	}
+	if _, ok := self["spec"]; !ok {
+		self["spec"] = map[string]any{}
+	}
+	r := &Instance{
+		g:        g,
+		obj:      instance,
+		labels:   ownerLabels,
+		vars:     map[string]any{graph.SchemaVar: self},
+		observed: map[string]*unstructured.Unstructured{},
+		status:   make(map[string]*NodeStatus, len(g.Nodes)),
+	}
+	for _, n := range g.Nodes {
+		r.status[n.ID] = &NodeStatus{State: StatePending}
+	}
+	return r
+}
+
+// Status returns the state of a node.
+func (r *Instance) Status(id string) NodeStatus {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return *r.status[id]
+}
+
+// Observed returns what was observed of a node, if anything.
+func (r *Instance) Observed(id string) *unstructured.Unstructured {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.observed[id]
+}
+
+// Set records the outcome of a node.
+func (r *Instance) Set(id string, s State, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.status[id] = &NodeStatus{State: s, Reason: reason}
+}
+
+// Next returns the pending nodes whose dependencies are settled, in
+// topological order. Nodes that depend on a skipped node are skipped here,
+// and nodes that depend on a waiting or failed node are marked waiting: they
+// cannot make progress in this reconcile.
+func (r *Instance) Next() []*graph.Node {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*graph.Node
+	for _, n := range r.g.Nodes {
+		st := r.status[n.ID]
+		if st.State != StatePending {
+			continue
+		}
+		runnable := true
+		for _, d := range n.Dependencies {
+			switch ds := r.status[d]; ds.State {
+			case StateReady:
+			case StateSkipped:
+				st.State, st.Reason = StateSkipped, fmt.Sprintf("dependency %q is excluded", d)
+				runnable = false
+			case StatePending:
+				runnable = false
+			default:
+				if st.State == StatePending {
+					st.State, st.Reason = StateWaiting, fmt.Sprintf("waiting for %q", d)
+				}
+				runnable = false
+			}
+			if st.State != StatePending {
+				break
+			}
+		}
+		if runnable && st.State == StatePending {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (r *Instance) snapshot() map[string]any {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	vars := make(map[string]any, len(r.vars))
+	for k, v := range r.vars {
+		vars[k] = v
+	}
+	return vars
+}
+
+// Included evaluates includeWhen. A pending error means the condition cannot
+// be decided yet.
+func (r *Instance) Included(n *graph.Node) (bool, error) {
+	if len(n.IncludeWhen) == 0 {
+		return true, nil
+	}
+	vars := r.snapshot()
+	for i, p := range n.IncludeWhen {
+		v, err := eval(p, vars)
+		if err != nil {
+			return false, fmt.Errorf("includeWhen[%d]: %w", i, err)
+		}
+		if b, ok := v.(bool); !ok || !b {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Render returns the desired object of a template node, labelled and
+// namespaced, ready to apply.
+func (r *Instance) Render(n *graph.Node) (*unstructured.Unstructured, error) {
+	vars := r.snapshot()
+	out, err := r.render(n, n.Template, vars)
+	if err != nil {
+		return nil, err
+	}
+	obj := &unstructured.Unstructured{Object: out.(map[string]any)}
+	if n.Namespaced && obj.GetNamespace() == "" {
+		obj.SetNamespace(r.obj.GetNamespace())
+	}
+	if obj.GetName() == "" {
+		return nil, fmt.Errorf("metadata.name is empty")
+	}
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	for k, v := range r.labels {
+		labels[k] = v
+	}
+	labels[LabelNodeID] = n.ID
+	obj.SetLabels(labels)
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationApplyOrder] = strconv.Itoa(n.ApplyOrder)
+	obj.SetAnnotations(ann)
+	return obj, nil
+}
+
+func (r *Instance) render(n *graph.Node, v any, vars map[string]any) (any, error) {
+	switch val := v.(type) {
+	case string:
+		f, ok := n.Fields[val]
+		if !ok {
+			return val, nil
+		}
+		return evalField(f, vars)
+	case map[string]any:
+		out := make(map[string]any, len(val))
+		for k, child := range val {
+			c, err := r.render(n, child, vars)
+			if err != nil {
+				return nil, err
+			}
+			if c == cel.Omit {
+				continue
+			}
+			out[k] = c
+		}
+		return out, nil
+	case []any:
+		out := make([]any, 0, len(val))
+		for _, child := range val {
+			c, err := r.render(n, child, vars)
+			if err != nil {
+				return nil, err
+			}
+			if c == cel.Omit {
+				continue
+			}
+			out = append(out, c)
+		}
+		return out, nil
+	default:
+		return v, nil
+	}
+}
+
+// ExternalName resolves the name and namespace an externalRef points at.
+func (r *Instance) ExternalName(n *graph.Node) (namespace, name string, err error) {
+	vars := r.snapshot()
+	if n.External.Name != nil {
+		v, err := evalField(n.External.Name, vars)
+		if err != nil {
+			return "", "", fmt.Errorf("externalRef.metadata.name: %w", err)
+		}
+		name = fmt.Sprint(v)
+	}
+	if n.External.Namespace != nil {
+		v, err := evalField(n.External.Namespace, vars)
+		if err != nil {
+			return "", "", fmt.Errorf("externalRef.metadata.namespace: %w", err)
+		}
+		namespace = fmt.Sprint(v)
+	}
+	if n.Namespaced && namespace == "" {
+		namespace = r.obj.GetNamespace()
+	}
+	return namespace, name, nil
+}
+
+// Observe records the object as it is on the server (typically the apply
+// response) so dependents and readiness can read it.
+func (r *Instance) Observe(id string, obj *unstructured.Unstructured) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.observed[id] = obj
+	if obj == nil {
+		delete(r.vars, id)
+		return
+	}
+	r.vars[id] = obj.Object
+}
+
+// Ready evaluates readyWhen against the observed object; without readyWhen
+// a node is ready once it exists.
+func (r *Instance) Ready(n *graph.Node) (bool, string, error) {
+	r.mu.RLock()
+	obj := r.observed[n.ID]
+	r.mu.RUnlock()
+	if obj == nil {
+		return false, "not observed yet", nil
+	}
+	vars := map[string]any{n.ID: obj.Object}
+	for i, p := range n.ReadyWhen {
+		v, err := eval(p, vars)
+		if errors.Is(err, ErrPending) {
+			return false, fmt.Sprintf("readyWhen[%d] %s: %v", i, p.Expr, err), nil
+		}
+		if err != nil {
+			return false, "", fmt.Errorf("readyWhen[%d]: %w", i, err)
+		}
+		if b, ok := v.(bool); !ok || !b {
+			return false, fmt.Sprintf("readyWhen[%d] %s is false", i, p.Expr), nil
+		}
+	}
+	return true, "", nil
+}
+
+// ProjectStatus evaluates the status projection. Fields whose data is not
+// there yet are left out; real errors are returned joined, with what could
+// be projected.
+func (r *Instance) ProjectStatus() (map[string]any, error) {
+	if r.g.Status == nil {
+		return map[string]any{}, nil
+	}
+	vars := r.snapshot()
+	var errs []error
+	out, _ := projectStatus(r.g.Status, vars, "status", &errs).(map[string]any)
+	if out == nil {
+		out = map[string]any{}
+	}
+	return out, errors.Join(errs...)
+}
+
+func projectStatus(sf *graph.StatusField, vars map[string]any, path string, errs *[]error) any {
+	if sf.Leaf != nil {
+		for _, d := range sf.Dependencies {
+			if _, ok := vars[d]; !ok {
+				return nil
+			}
+		}
+		v, err := evalField(sf.Leaf, vars)
+		if err != nil {
+			if !errors.Is(err, ErrPending) {
+				*errs = append(*errs, fmt.Errorf("%s: %w", path, err))
+			}
+			return nil
+		}
+		if v == cel.Omit {
+			return nil
+		}
+		return v
+	}
+	out := map[string]any{}
+	keys := make([]string, 0, len(sf.Children))
+	for k := range sf.Children {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if v := projectStatus(sf.Children[k], vars, path+"."+k, errs); v != nil {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func evalField(f *graph.Field, vars map[string]any) (any, error) {
+	if f.Standalone {
+		return eval(f.Parts[0].Program, vars)
+	}
+	var b strings.Builder
+	for _, p := range f.Parts {
+		if p.Program == nil {
+			b.WriteString(p.Text)
+			continue
+		}
+		v, err := eval(p.Program, vars)
+		if err != nil {
+			return nil, err
+		}
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("${%s} returned %T, a string template needs string", p.Program.Expr, v)
+		}
+		b.WriteString(s)
+	}
+	return b.String(), nil
+}
+
+func eval(p *cel.Program, vars map[string]any) (any, error) {
+	for ref := range p.References {
+		if _, ok := vars[ref]; !ok {
+			return nil, fmt.Errorf("${%s}: %w: %s is not observed yet", p.Expr, ErrPending, ref)
+		}
+	}
+	v, err := p.Eval(vars)
+	if err != nil {
+		if cel.IsPending(err) {
+			return nil, fmt.Errorf("${%s}: %w: %v", p.Expr, ErrPending, err)
+		}
+		return nil, fmt.Errorf("${%s}: %w", p.Expr, err)
+	}
+	return v, nil
+}
