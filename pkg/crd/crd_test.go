@@ -252,7 +252,6 @@ func roundTrip(t *testing.T, c *apiextv1.CustomResourceDefinition) *apiextv1.Cus
 	if err := yaml.Unmarshal(b, &live); err != nil {
 		t.Fatal(err)
 	}
-	live.TypeMeta = live.TypeMeta // kept as the client returns it
 	apiextv1.SetDefaults_CustomResourceDefinition(&live)
 	live.Generation = 1
 	live.ResourceVersion = "12345"
