@@ -46,10 +46,10 @@ every run starts with an empty cluster.`,
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if buildOnly {
-				if _, err := localcluster.EnsureBinary(ctx, os.Stderr); err != nil {
-					return err
+				b, err := localcluster.EnsureBinary(ctx, os.Stderr)
+				if err == nil {
+					fmt.Fprintf(os.Stderr, "trellis: local control plane binary: %s\n", b.Path)
 				}
-				_, err := localcluster.EnsureChainsaw(ctx, os.Stderr)
 				return err
 			}
 			return up(ctx, opts, upOptions{dataDir: dataDir, kubeconfig: kubeconfig, nodes: nodes, port: port})
@@ -59,7 +59,7 @@ every run starts with an empty cluster.`,
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig-out", defaultKubeconfigPath(), "where to write the admin kubeconfig")
 	cmd.Flags().IntVar(&nodes, "nodes", 1, "number of fake (kwok) nodes")
 	cmd.Flags().IntVar(&port, "port", 0, "apiserver port on 127.0.0.1 (default: a free port)")
-	cmd.Flags().BoolVar(&buildOnly, "build-only", false, "only build the control-plane binary and chainsaw into the cache, then exit")
+	cmd.Flags().BoolVar(&buildOnly, "build-only", false, "only build the local control-plane binary into the cache (if missing), then exit")
 	opts.bindFlags(cmd.Flags(), "0", "0")
 	return cmd
 }

@@ -514,3 +514,16 @@ current-context: trellis
 `, host, data["ca"], data["cert"], data["key"])
 	return writeFileAtomic(path, []byte(cfg), 0o600)
 }
+
+// Pids returns the process ids of the running components by name.
+func (c *Cluster) Pids() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for _, p := range c.procs {
+		if p.running() {
+			out[p.name] = p.cmd.Process.Pid
+		}
+	}
+	return out
+}
