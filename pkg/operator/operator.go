@@ -4,26 +4,125 @@
 package operator
 
 import (
+	"context"
+	"fmt"
+	"time"
+
 	"github.com/spf13/pflag"
+	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/trellis-dev/trellis/api/v1alpha1"
+	crds "github.com/trellis-dev/trellis/config/crd"
+	"github.com/trellis-dev/trellis/pkg/controller/instance"
+	"github.com/trellis-dev/trellis/pkg/controller/rgd"
+	"github.com/trellis-dev/trellis/pkg/graph/resolver"
+	"github.com/trellis-dev/trellis/pkg/version"
 )
+
+// FieldManager is trellis's name in server-side apply.
+const FieldManager = "trellis"
 
 // Options configures the RGD and instance controllers.
 type Options struct {
 	// InstanceWorkers is the number of parallel instance reconcilers.
 	InstanceWorkers int
+	// RGDWorkers is the number of parallel RGD reconcilers.
+	RGDWorkers int
 	// AllowCRDDeletion deletes an RGD's generated CRD when the RGD is deleted.
 	AllowCRDDeletion bool
+	// InstallCRDs installs or upgrades the ResourceGraphDefinition CRD on start.
+	InstallCRDs bool
 }
 
 // BindFlags registers the controllers' flags on fs.
 func (o *Options) BindFlags(fs *pflag.FlagSet) {
-	fs.IntVar(&o.InstanceWorkers, "dynamic-controller-concurrent-reconciles", 8, "parallel instance reconcilers")
+	fs.IntVar(&o.InstanceWorkers, "dynamic-controller-concurrent-reconciles", 16, "parallel instance reconcilers")
+	fs.IntVar(&o.RGDWorkers, "resource-graph-definition-concurrent-reconciles", 4, "parallel ResourceGraphDefinition reconcilers")
 	fs.BoolVar(&o.AllowCRDDeletion, "allow-crd-deletion", false, "delete the generated CRD when its ResourceGraphDefinition is deleted")
+	fs.BoolVar(&o.InstallCRDs, "install-crds", true, "install or upgrade the ResourceGraphDefinition CRD on start")
 }
 
 // Setup registers every trellis controller with mgr.
-// TODO(core engine): the RGD and instance controllers are registered here.
 func Setup(mgr ctrl.Manager, opts Options) error {
-	return nil
+	if err := v1alpha1.AddToScheme(mgr.GetScheme()); err != nil {
+		return err
+	}
+	if err := extv1.AddToScheme(mgr.GetScheme()); err != nil {
+		return err
+	}
+	cfg := mgr.GetConfig()
+	if opts.InstallCRDs {
+		if err := installRGDCRD(context.Background(), apiextclient.NewForConfigOrDie(cfg)); err != nil {
+			return err
+		}
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	instances := instance.New(dyn, ctrl.Log.WithName("instance"), instance.Options{
+		Workers:      opts.InstanceWorkers,
+		FieldManager: FieldManager,
+		Version:      version.Label(),
+	})
+	if err := mgr.Add(instances); err != nil {
+		return err
+	}
+	r := &rgd.Reconciler{
+		Client:           mgr.GetClient(),
+		Resolver:         resolver.NewLive(dc, mgr.GetClient()),
+		Instances:        instances,
+		AllowCRDDeletion: opts.AllowCRDDeletion,
+		Version:          version.Label(),
+	}
+	if opts.RGDWorkers < 1 {
+		opts.RGDWorkers = 1
+	}
+	return r.SetupWithManager(mgr, opts.RGDWorkers)
+}
+
+// installRGDCRD creates or upgrades the RGD CRD and waits until it is served.
+func installRGDCRD(ctx context.Context, c apiextclient.Interface) error {
+	want, err := crds.ResourceGraphDefinition()
+	if err != nil {
+		return err
+	}
+	api := c.ApiextensionsV1().CustomResourceDefinitions()
+	live, err := api.Get(ctx, want.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		if _, err := api.Create(ctx, want, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("installing CRD %s: %w", want.Name, err)
+		}
+	case err != nil:
+		return fmt.Errorf("reading CRD %s: %w", want.Name, err)
+	default:
+		want.ResourceVersion = live.ResourceVersion
+		if _, err := api.Update(ctx, want, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("upgrading CRD %s: %w", want.Name, err)
+		}
+	}
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		got, err := api.Get(ctx, want.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == extv1.Established && c.Status == extv1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
 }

@@ -1,0 +1,251 @@
+// Package instance reconciles instances of every RGD-generated kind with one
+// dynamic controller: a shared queue, parallel workers, informers on the
+// instance kinds and on the children (selected by trellis's labels).
+package instance
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/trellis-dev/trellis/api/v1alpha1"
+	"github.com/trellis-dev/trellis/pkg/graph"
+	trt "github.com/trellis-dev/trellis/pkg/runtime"
+)
+
+// Options tune the instance controller.
+type Options struct {
+	Workers int
+	// FieldManager names trellis in server-side apply.
+	FieldManager string
+	// Version is written to the kro.run/kro-version label.
+	Version string
+}
+
+// key identifies one instance.
+type key struct {
+	gvr       schema.GroupVersionResource
+	namespace string
+	name      string
+}
+
+// registration is the graph serving one instance kind.
+type registration struct {
+	graph   *graph.Graph
+	rgdName string
+	rgdUID  string
+}
+
+// Controller is the dynamic instance controller. It implements
+// manager.Runnable and is fed graphs by the RGD controller.
+type Controller struct {
+	dyn  dynamic.Interface
+	opts Options
+	log  logr.Logger
+
+	queue     workqueue.TypedRateLimitingInterface[key]
+	instances *informerSet
+	children  *informerSet
+
+	mu    sync.RWMutex
+	regs  map[schema.GroupVersionResource]*registration
+	byGK  map[schema.GroupKind]schema.GroupVersionResource
+	ready chan struct{}
+}
+
+// New returns a controller; call Start (via the manager) to run it.
+func New(dyn dynamic.Interface, log logr.Logger, opts Options) *Controller {
+	if opts.Workers < 1 {
+		opts.Workers = 1
+	}
+	c := &Controller{
+		dyn:  dyn,
+		opts: opts,
+		log:  log,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[key](200*time.Millisecond, 5*time.Minute),
+			workqueue.TypedRateLimitingQueueConfig[key]{Name: "instances"}),
+		regs:  map[schema.GroupVersionResource]*registration{},
+		byGK:  map[schema.GroupKind]schema.GroupVersionResource{},
+		ready: make(chan struct{}),
+	}
+	c.instances = newInformerSet(dyn, "", c.onInstanceEvent)
+	c.children = newInformerSet(dyn, trt.LabelOwned+"=true", c.onChildEvent)
+	return c
+}
+
+// Start runs the workers until ctx ends.
+func (c *Controller) Start(ctx context.Context) error {
+	c.instances.start(ctx)
+	c.children.start(ctx)
+	close(c.ready)
+	var wg sync.WaitGroup
+	for i := 0; i < c.opts.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c.processNext(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+// NeedLeaderElection: only the leader reconciles instances.
+func (c *Controller) NeedLeaderElection() bool { return true }
+
+// Register serves the instances of g's kind with g. Registering a graph
+// that differs from the current one re-enqueues every instance.
+func (c *Controller) Register(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) error {
+	gvr := g.Instance.GVR()
+	c.mu.Lock()
+	prev := c.regs[gvr]
+	c.regs[gvr] = &registration{graph: g, rgdName: rgd.Name, rgdUID: string(rgd.UID)}
+	c.byGK[g.Instance.GVK.GroupKind()] = gvr
+	c.mu.Unlock()
+
+	// Children informers first, so the first reconcile sees them.
+	for _, n := range g.Nodes {
+		if n.External == nil {
+			c.children.get(n.GVR)
+		}
+	}
+	inf := c.instances.get(gvr)
+	if prev != nil && prev.graph.Hash != g.Hash {
+		for _, obj := range inf.GetStore().List() {
+			c.enqueueObject(gvr, obj)
+		}
+	}
+	return nil
+}
+
+// Unregister stops serving a kind. Instances that are being deleted keep
+// being served until they are gone, so their finalizers are released.
+func (c *Controller) Unregister(gvr schema.GroupVersionResource) {
+	c.mu.Lock()
+	reg, ok := c.regs[gvr]
+	if ok {
+		delete(c.regs, gvr)
+		delete(c.byGK, reg.graph.Instance.GVK.GroupKind())
+	}
+	c.mu.Unlock()
+	c.instances.stop(gvr)
+}
+
+// Registered reports whether a kind is being served.
+func (c *Controller) Registered(gvr schema.GroupVersionResource) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, ok := c.regs[gvr]
+	return ok
+}
+
+func (c *Controller) registration(gvr schema.GroupVersionResource) *registration {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.regs[gvr]
+}
+
+// onInstanceEvent enqueues on create, delete, spec (generation) changes,
+// deletion start and suspension flips; status-only writes (ours) are ignored.
+func (c *Controller) onInstanceEvent(obj, old any) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	if o, ok := old.(*unstructured.Unstructured); ok {
+		if o.GetGeneration() == u.GetGeneration() &&
+			(o.GetDeletionTimestamp() == nil) == (u.GetDeletionTimestamp() == nil) &&
+			suspended(o) == suspended(u) {
+			return
+		}
+	}
+	gvr, ok := c.gvrOf(u.GroupVersionKind())
+	if !ok {
+		return
+	}
+	c.enqueueObject(gvr, u)
+}
+
+// onChildEvent routes a child's event to the instance that owns it.
+func (c *Controller) onChildEvent(obj, old any) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	if o, ok := old.(*unstructured.Unstructured); ok && o.GetResourceVersion() == u.GetResourceVersion() {
+		return // resync
+	}
+	l := u.GetLabels()
+	gk := schema.GroupKind{Group: l[trt.LabelInstanceGroup], Kind: l[trt.LabelInstanceKind]}
+	c.mu.RLock()
+	gvr, ok := c.byGK[gk]
+	c.mu.RUnlock()
+	if !ok {
+		return
+	}
+	c.queue.Add(key{gvr: gvr, namespace: l[trt.LabelInstanceNamespace], name: l[trt.LabelInstanceName]})
+}
+
+func (c *Controller) gvrOf(gvk schema.GroupVersionKind) (schema.GroupVersionResource, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	gvr, ok := c.byGK[gvk.GroupKind()]
+	return gvr, ok
+}
+
+func (c *Controller) enqueueObject(gvr schema.GroupVersionResource, obj any) {
+	k, err := cache.MetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	ns, name, _ := cache.SplitMetaNamespaceKey(k)
+	c.queue.Add(key{gvr: gvr, namespace: ns, name: name})
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	k, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(k)
+	err := c.safeReconcile(ctx, k)
+	switch {
+	case err == nil:
+		c.queue.Forget(k)
+	case isRequeueAfter(err):
+		c.queue.Forget(k)
+		c.queue.AddAfter(k, err.(requeueAfter).d)
+	default:
+		c.log.Error(err, "reconcile failed", "resource", k.gvr.Resource, "namespace", k.namespace, "name", k.name)
+		c.queue.AddRateLimited(k)
+	}
+	return true
+}
+
+func (c *Controller) safeReconcile(ctx context.Context, k key) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return c.reconcile(ctx, k)
+}
+
+// requeueAfter asks for a delayed retry without counting as a failure.
+type requeueAfter struct{ d time.Duration }
+
+func (r requeueAfter) Error() string { return fmt.Sprintf("requeue after %s", r.d) }
+
+func isRequeueAfter(err error) bool { _, ok := err.(requeueAfter); return ok }

@@ -1,0 +1,132 @@
+package instance
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/cache"
+
+	trt "github.com/trellis-dev/trellis/pkg/runtime"
+)
+
+// byInstance indexes children by the UID of the instance that owns them.
+const byInstance = "instance"
+
+// informer is one running shared informer and what stops it.
+type informer struct {
+	cache.SharedIndexInformer
+	cancel context.CancelFunc
+}
+
+// informerSet starts at most one informer per GVR, lazily.
+type informerSet struct {
+	dyn      dynamic.Interface
+	selector string // label selector; "" watches everything
+	onEvent  func(obj any, old any)
+
+	mu    sync.Mutex
+	ctx   context.Context
+	items map[schema.GroupVersionResource]*informer
+}
+
+func newInformerSet(dyn dynamic.Interface, selector string, onEvent func(obj, old any)) *informerSet {
+	return &informerSet{dyn: dyn, selector: selector, onEvent: onEvent, items: map[schema.GroupVersionResource]*informer{}}
+}
+
+// start sets the context informers run in; informers requested before are
+// started now.
+func (s *informerSet) start(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ctx = ctx
+	for _, inf := range s.items {
+		s.run(inf)
+	}
+}
+
+func (s *informerSet) run(inf *informer) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	inf.cancel = cancel
+	go inf.Run(ctx.Done())
+}
+
+// get returns the informer of gvr, starting it if needed.
+func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if inf, ok := s.items[gvr]; ok {
+		return inf
+	}
+	res := s.dyn.Resource(gvr)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = s.selector
+			return res.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = s.selector
+			return res.Watch(ctx, o)
+		},
+	}
+	si := cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, 10*time.Hour, cache.Indexers{
+		cache.NamespaceIndex: cache.MetaNamespaceIndexFunc,
+		byInstance: func(obj any) ([]string, error) {
+			u, ok := obj.(*unstructured.Unstructured)
+			if !ok {
+				return nil, nil
+			}
+			if id := u.GetLabels()[trt.LabelInstanceID]; id != "" {
+				return []string{id}, nil
+			}
+			return nil, nil
+		},
+	})
+	// Managed fields are the bulk of most objects and never read here.
+	_ = si.SetTransform(func(obj any) (any, error) {
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			u.SetManagedFields(nil)
+		}
+		return obj, nil
+	})
+	_, _ = si.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.onEvent(obj, nil) },
+		UpdateFunc: func(old, obj any) { s.onEvent(obj, old) },
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			s.onEvent(obj, nil)
+		},
+	})
+	inf := &informer{SharedIndexInformer: si}
+	s.items[gvr] = inf
+	if s.ctx != nil {
+		s.run(inf)
+	}
+	return inf
+}
+
+// stop stops and forgets the informer of gvr.
+func (s *informerSet) stop(gvr schema.GroupVersionResource) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if inf, ok := s.items[gvr]; ok {
+		if inf.cancel != nil {
+			inf.cancel()
+		}
+		delete(s.items, gvr)
+	}
+}
+
+// waitSynced waits until the informer of gvr has listed once.
+func (s *informerSet) waitSynced(ctx context.Context, gvr schema.GroupVersionResource) bool {
+	inf := s.get(gvr)
+	return cache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
+}

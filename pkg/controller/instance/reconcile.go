@@ -1,0 +1,308 @@
+package instance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/trellis-dev/trellis/api/v1alpha1"
+	"github.com/trellis-dev/trellis/pkg/graph"
+	trt "github.com/trellis-dev/trellis/pkg/runtime"
+)
+
+func suspended(u *unstructured.Unstructured) bool {
+	v := strings.ToLower(u.GetAnnotations()[v1alpha1.ReconcileAnnotation])
+	return v == "suspended" || v == "disabled"
+}
+
+func (c *Controller) reconcile(ctx context.Context, k key) error {
+	inf := c.instances.get(k.gvr)
+	obj, exists, err := inf.GetStore().GetByKey(cacheKey(k.namespace, k.name))
+	if err != nil || !exists {
+		return err
+	}
+	inst := obj.(*unstructured.Unstructured).DeepCopy()
+	reg := c.registration(k.gvr)
+	if inst.GetDeletionTimestamp() != nil {
+		return c.delete(ctx, k, reg, inst)
+	}
+	if reg == nil {
+		return nil // the RGD is gone or not active: nothing to reconcile against
+	}
+	if suspended(inst) {
+		return c.writeStatus(ctx, k, inst, suspendedStatus(inst))
+	}
+	inst, err = c.ensureManaged(ctx, k, reg, inst)
+	if err != nil {
+		return c.writeStatus(ctx, k, inst, managementFailed(inst, err))
+	}
+
+	rt := trt.New(reg.graph, inst, c.childLabels(reg, inst))
+	for {
+		batch := rt.Next()
+		if len(batch) == 0 {
+			break
+		}
+		var wg sync.WaitGroup
+		for _, n := range batch {
+			wg.Add(1)
+			go func(n *graph.Node) {
+				defer wg.Done()
+				c.syncNode(ctx, rt, n)
+			}(n)
+		}
+		wg.Wait()
+	}
+	res := summarize(reg.graph, rt)
+	if res.settled() {
+		if err := c.prune(ctx, reg, inst, rt); err != nil {
+			res.errors = append(res.errors, err.Error())
+		}
+	}
+	user, statusErr := rt.ProjectStatus()
+	if statusErr != nil {
+		res.errors = append(res.errors, statusErr.Error())
+	}
+	if err := c.writeStatus(ctx, k, inst, res.status(inst, user)); err != nil {
+		return err
+	}
+	if res.retry {
+		return errors.New(strings.Join(res.errors, "; "))
+	}
+	return nil
+}
+
+func cacheKey(ns, name string) string {
+	if ns == "" {
+		return name
+	}
+	return ns + "/" + name
+}
+
+// childLabels are the labels every child of inst carries.
+func (c *Controller) childLabels(reg *registration, inst *unstructured.Unstructured) map[string]string {
+	gvk := inst.GroupVersionKind()
+	l := map[string]string{
+		trt.LabelOwned:           "true",
+		trt.LabelKroVersion:      c.opts.Version,
+		trt.LabelInstanceID:      string(inst.GetUID()),
+		trt.LabelInstanceName:    inst.GetName(),
+		trt.LabelInstanceGroup:   gvk.Group,
+		trt.LabelInstanceVersion: gvk.Version,
+		trt.LabelInstanceKind:    gvk.Kind,
+		trt.LabelManagedBy:       "kro",
+	}
+	if inst.GetNamespace() != "" {
+		l[trt.LabelInstanceNamespace] = inst.GetNamespace()
+	}
+	return l
+}
+
+// ensureManaged puts the finalizer, labels and child-kind inventory on the
+// instance in one write, only when something is missing.
+func (c *Controller) ensureManaged(ctx context.Context, k key, reg *registration, inst *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	want := map[string]string{
+		trt.LabelOwned:      "true",
+		trt.LabelKroVersion: c.opts.Version,
+		trt.LabelRGDName:    reg.rgdName,
+		trt.LabelRGDID:      reg.rgdUID,
+	}
+	labels := inst.GetLabels()
+	needs := !hasString(inst.GetFinalizers(), v1alpha1.Finalizer)
+	for key, v := range want {
+		if labels[key] != v {
+			needs = true
+		}
+	}
+	inventory := childInventory(reg.graph)
+	if inst.GetAnnotations()[annotationInventory] != inventory {
+		needs = true
+	}
+	if !needs {
+		return inst, nil
+	}
+	finalizers := inst.GetFinalizers()
+	if !hasString(finalizers, v1alpha1.Finalizer) {
+		finalizers = append(finalizers, v1alpha1.Finalizer)
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+		"resourceVersion": inst.GetResourceVersion(),
+		"finalizers":      finalizers,
+		"labels":          want,
+		"annotations":     map[string]string{annotationInventory: inventory},
+	}})
+	out, err := c.dyn.Resource(k.gvr).Namespace(k.namespace).Patch(ctx, k.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: c.opts.FieldManager})
+	if err != nil {
+		return inst, fmt.Errorf("adding finalizer and labels: %w", err)
+	}
+	return out, nil
+}
+
+// annotationInventory lists the resources (GVRs) children may have, so the
+// instance can be deleted even when its RGD is gone.
+const annotationInventory = "trellis.dev/child-resources"
+
+func childInventory(g *graph.Graph) string {
+	set := map[string]bool{}
+	for _, n := range g.Nodes {
+		if n.External == nil {
+			set[n.GVR.Resource+"."+n.GVR.Version+"."+n.GVR.Group] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+func hasString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// syncNode brings one node to its desired state and records the outcome.
+func (c *Controller) syncNode(ctx context.Context, rt *trt.Instance, n *graph.Node) {
+	if n.External != nil {
+		c.syncExternal(ctx, rt, n)
+		return
+	}
+	included, err := rt.Included(n)
+	switch {
+	case errors.Is(err, trt.ErrPending):
+		rt.Set(n.ID, trt.StateWaiting, err.Error())
+		return
+	case err != nil:
+		rt.Set(n.ID, trt.StateError, err.Error())
+		return
+	case !included:
+		rt.Set(n.ID, trt.StateSkipped, "includeWhen is false")
+		return
+	}
+	desired, err := rt.Render(n)
+	switch {
+	case errors.Is(err, trt.ErrPending):
+		rt.Set(n.ID, trt.StateWaiting, err.Error())
+		return
+	case err != nil:
+		rt.Set(n.ID, trt.StateError, err.Error())
+		return
+	}
+	hash := desiredHash(desired)
+	ann := desired.GetAnnotations()
+	ann[trt.AnnotationDesiredHash] = hash
+	desired.SetAnnotations(ann)
+
+	live := c.cachedChild(n, desired.GetNamespace(), desired.GetName())
+	switch {
+	case live != nil && live.GetDeletionTimestamp() != nil:
+		rt.Observe(n.ID, nil)
+		rt.Set(n.ID, trt.StateWaiting, fmt.Sprintf("%s %s is being deleted", n.GVK.Kind, desired.GetName()))
+		return
+	case live != nil && live.GetAnnotations()[trt.AnnotationDesiredHash] == hash && contains(live.Object, desired.Object):
+		rt.Observe(n.ID, live)
+	default:
+		applied, err := c.dyn.Resource(n.GVR).Namespace(desired.GetNamespace()).Apply(ctx, desired.GetName(), desired,
+			metav1.ApplyOptions{FieldManager: c.opts.FieldManager, Force: true})
+		if err != nil {
+			rt.Set(n.ID, trt.StateError, fmt.Sprintf("applying %s %s: %v", n.GVK.Kind, desired.GetName(), err))
+			return
+		}
+		rt.Observe(n.ID, applied)
+	}
+	c.markReadiness(rt, n)
+}
+
+func (c *Controller) markReadiness(rt *trt.Instance, n *graph.Node) {
+	ready, reason, err := rt.Ready(n)
+	switch {
+	case err != nil:
+		rt.Set(n.ID, trt.StateError, err.Error())
+	case !ready:
+		rt.Set(n.ID, trt.StateWaiting, reason)
+	default:
+		rt.Set(n.ID, trt.StateReady, "")
+	}
+}
+
+// syncExternal reads an externalRef; it is never written.
+func (c *Controller) syncExternal(ctx context.Context, rt *trt.Instance, n *graph.Node) {
+	ns, name, err := rt.ExternalName(n)
+	if err != nil {
+		state := trt.StateError
+		if errors.Is(err, trt.ErrPending) {
+			state = trt.StateWaiting
+		}
+		rt.Set(n.ID, state, err.Error())
+		return
+	}
+	if n.External.Selector != nil {
+		rt.Set(n.ID, trt.StateError, "externalRef with a selector is not supported yet")
+		return
+	}
+	obj, err := c.dyn.Resource(n.GVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		rt.Set(n.ID, trt.StateWaiting, fmt.Sprintf("waiting for external reference %s %s", n.GVK.Kind, cacheKey(ns, name)))
+		return
+	}
+	if err != nil {
+		rt.Set(n.ID, trt.StateError, fmt.Sprintf("reading external reference: %v", err))
+		return
+	}
+	rt.Observe(n.ID, obj)
+	c.markReadiness(rt, n)
+}
+
+func (c *Controller) cachedChild(n *graph.Node, ns, name string) *unstructured.Unstructured {
+	obj, ok, err := c.children.get(n.GVR).GetStore().GetByKey(cacheKey(ns, name))
+	if err != nil || !ok {
+		return nil
+	}
+	return obj.(*unstructured.Unstructured)
+}
+
+func desiredHash(u *unstructured.Unstructured) string {
+	raw, _ := json.Marshal(u.Object) // map keys are sorted by encoding/json
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:12])
+}
+
+// prune deletes children that the graph no longer wants: nodes excluded by
+// includeWhen, nodes removed from the RGD, objects left behind by a rename.
+// It runs only when every node settled, so every wanted child was observed.
+func (c *Controller) prune(ctx context.Context, reg *registration, inst *unstructured.Unstructured, rt *trt.Instance) error {
+	wanted := map[string]bool{}
+	for _, n := range reg.graph.Nodes {
+		if rt.Status(n.ID).State != trt.StateSkipped && n.External == nil {
+			if o := rt.Observed(n.ID); o != nil {
+				wanted[string(o.GetUID())] = true
+			}
+		}
+	}
+	var errs []error
+	for _, child := range c.ownedChildren(inst, gvrsOf(reg.graph)) {
+		if wanted[string(child.obj.GetUID())] || child.obj.GetDeletionTimestamp() != nil {
+			continue
+		}
+		if err := c.deleteChild(ctx, child); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

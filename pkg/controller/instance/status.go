@@ -1,0 +1,212 @@
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/trellis-dev/trellis/pkg/graph"
+	trt "github.com/trellis-dev/trellis/pkg/runtime"
+)
+
+// Instance states, as kro writes them.
+const (
+	StateActive     = "ACTIVE"
+	StateInProgress = "IN_PROGRESS"
+	StateDeleting   = "DELETING"
+	StateError      = "ERROR"
+)
+
+// Condition types, in the order kro writes them.
+const (
+	CondInstanceManaged = "InstanceManaged"
+	CondGraphResolved   = "GraphResolved"
+	CondResourcesReady  = "ResourcesReady"
+	CondReady           = "Ready"
+)
+
+// result summarises one evaluation.
+type result struct {
+	waiting []string // "id: reason"
+	errors  []string
+	// unresolved are render (graph resolution) errors.
+	unresolved []string
+	// retry asks for a rate-limited retry: an error that a later attempt
+	// may fix (apply failures), unlike waits which watches resolve.
+	retry bool
+}
+
+func summarize(g *graph.Graph, rt *trt.Instance) *result {
+	r := &result{}
+	for _, n := range g.Nodes {
+		st := rt.Status(n.ID)
+		switch st.State {
+		case trt.StateWaiting, trt.StatePending:
+			r.waiting = append(r.waiting, n.ID+": "+st.Reason)
+		case trt.StateError:
+			msg := n.ID + ": " + st.Reason
+			if strings.HasPrefix(st.Reason, "applying ") {
+				r.errors = append(r.errors, msg)
+				r.retry = true
+			} else {
+				r.unresolved = append(r.unresolved, msg)
+			}
+		}
+	}
+	return r
+}
+
+// settled: every node is ready or skipped and nothing failed.
+func (r *result) settled() bool {
+	return len(r.waiting) == 0 && len(r.errors) == 0 && len(r.unresolved) == 0
+}
+
+// status builds the full instance status from the evaluation.
+func (r *result) status(inst *unstructured.Unstructured, user map[string]any) map[string]any {
+	gen := inst.GetGeneration()
+	conds := existingConditions(inst)
+	set := func(t string, ok bool, reason, msg string) {
+		s := metav1.ConditionTrue
+		if !ok {
+			s = metav1.ConditionFalse
+		}
+		meta.SetStatusCondition(&conds, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: gen})
+	}
+	set(CondInstanceManaged, true, "Managed", "instance is properly managed with finalizers and labels")
+	if len(r.unresolved) > 0 {
+		set(CondGraphResolved, false, "ResolutionFailed", strings.Join(r.unresolved, "; "))
+	} else {
+		set(CondGraphResolved, true, "Resolved", "runtime graph created and all resources resolved")
+	}
+	state := StateActive
+	switch {
+	case len(r.errors) > 0:
+		set(CondResourcesReady, false, "NotReady", "resource reconciliation failed: "+strings.Join(r.errors, "; "))
+		state = StateError
+	case len(r.unresolved) > 0:
+		set(CondResourcesReady, false, "NotReady", "resource error: "+strings.Join(r.unresolved, "; "))
+		state = StateError
+	case len(r.waiting) > 0:
+		set(CondResourcesReady, false, "NotReady", "awaiting resource readiness: "+strings.Join(r.waiting, "; "))
+		state = StateInProgress
+	default:
+		set(CondResourcesReady, true, "AllResourcesReady", "all resources are created and ready")
+	}
+	setReady(&conds, gen)
+	return composeStatus(user, state, conds)
+}
+
+// setReady mirrors the worst of the other conditions into Ready.
+func setReady(conds *[]metav1.Condition, gen int64) {
+	ready := metav1.Condition{Type: CondReady, Status: metav1.ConditionTrue, Reason: "Ready", ObservedGeneration: gen}
+	for _, t := range []string{CondInstanceManaged, CondGraphResolved, CondResourcesReady} {
+		c := meta.FindStatusCondition(*conds, t)
+		if c == nil || c.Status == metav1.ConditionTrue {
+			continue
+		}
+		if ready.Status == metav1.ConditionTrue || (c.Status == metav1.ConditionFalse && ready.Status != metav1.ConditionFalse) {
+			ready.Status, ready.Reason, ready.Message = c.Status, c.Reason, c.Message
+		}
+	}
+	meta.SetStatusCondition(conds, ready)
+}
+
+func existingConditions(inst *unstructured.Unstructured) []metav1.Condition {
+	raw, ok, _ := unstructured.NestedSlice(inst.Object, "status", "conditions")
+	if !ok {
+		return nil
+	}
+	var conds []metav1.Condition
+	b, _ := json.Marshal(raw)
+	_ = json.Unmarshal(b, &conds)
+	return conds
+}
+
+// composeStatus orders conditions as kro does and merges the user fields.
+func composeStatus(user map[string]any, state string, conds []metav1.Condition) map[string]any {
+	order := map[string]int{CondInstanceManaged: 0, CondGraphResolved: 1, CondResourcesReady: 2, CondReady: 3}
+	sorted := make([]metav1.Condition, 0, len(conds))
+	for _, t := range []string{CondInstanceManaged, CondGraphResolved, CondResourcesReady, CondReady} {
+		if c := meta.FindStatusCondition(conds, t); c != nil {
+			sorted = append(sorted, *c)
+		}
+	}
+	for _, c := range conds {
+		if _, known := order[c.Type]; !known {
+			sorted = append(sorted, c)
+		}
+	}
+	out := make(map[string]any, len(user)+2)
+	for k, v := range user {
+		out[k] = v
+	}
+	out["state"] = state
+	raw, _ := json.Marshal(sorted)
+	var list []any
+	_ = json.Unmarshal(raw, &list)
+	out["conditions"] = list
+	return out
+}
+
+func managementFailed(inst *unstructured.Unstructured, err error) map[string]any {
+	conds := existingConditions(inst)
+	meta.SetStatusCondition(&conds, metav1.Condition{Type: CondInstanceManaged, Status: metav1.ConditionFalse,
+		Reason: "ManagementFailed", Message: err.Error(), ObservedGeneration: inst.GetGeneration()})
+	setReady(&conds, inst.GetGeneration())
+	return composeStatus(userFields(inst), StateError, conds)
+}
+
+func suspendedStatus(inst *unstructured.Unstructured) map[string]any {
+	conds := existingConditions(inst)
+	meta.SetStatusCondition(&conds, metav1.Condition{Type: CondResourcesReady, Status: metav1.ConditionFalse,
+		Reason: "ReconciliationSuspended", Message: "reconciliation is suspended by the kro.run/reconcile annotation", ObservedGeneration: inst.GetGeneration()})
+	setReady(&conds, inst.GetGeneration())
+	state, _, _ := unstructured.NestedString(inst.Object, "status", "state")
+	if state == "" {
+		state = StateInProgress
+	}
+	return composeStatus(userFields(inst), state, conds)
+}
+
+func deletingStatus(inst *unstructured.Unstructured, remaining []string) map[string]any {
+	conds := existingConditions(inst)
+	meta.SetStatusCondition(&conds, metav1.Condition{Type: CondResourcesReady, Status: metav1.ConditionUnknown,
+		Reason: "UnderDeletion", Message: fmt.Sprintf("deleting resources: %s", strings.Join(remaining, ", ")), ObservedGeneration: inst.GetGeneration()})
+	setReady(&conds, inst.GetGeneration())
+	return composeStatus(userFields(inst), StateDeleting, conds)
+}
+
+// userFields are the projected fields of the current status.
+func userFields(inst *unstructured.Unstructured) map[string]any {
+	st, _, _ := unstructured.NestedMap(inst.Object, "status")
+	delete(st, "state")
+	delete(st, "conditions")
+	return st
+}
+
+// writeStatus patches the status subresource only when it changed.
+func (c *Controller) writeStatus(ctx context.Context, k key, inst *unstructured.Unstructured, status map[string]any) error {
+	old, _, _ := unstructured.NestedFieldNoCopy(inst.Object, "status")
+	oldJSON, _ := json.Marshal(map[string]any{"status": old})
+	newJSON, _ := json.Marshal(map[string]any{"status": status})
+	var a, b any
+	_ = json.Unmarshal(oldJSON, &a)
+	_ = json.Unmarshal(newJSON, &b)
+	if equality.Semantic.DeepEqual(a, b) {
+		return nil
+	}
+	patch, err := jsonpatch.CreateMergePatch(oldJSON, newJSON)
+	if err != nil {
+		return err
+	}
+	_, err = c.dyn.Resource(k.gvr).Namespace(k.namespace).Patch(ctx, k.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: c.opts.FieldManager}, "status")
+	return err
+}

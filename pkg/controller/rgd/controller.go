@@ -1,0 +1,378 @@
+// Package rgd reconciles ResourceGraphDefinitions: build and validate the
+// graph, ensure the generated CRD, and hand the graph to the instance
+// controller. An RGD that waits for a kind is re-checked when a CRD appears
+// or changes, not on a timer.
+package rgd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/trellis-dev/trellis/api/v1alpha1"
+	"github.com/trellis-dev/trellis/pkg/controller/instance"
+	"github.com/trellis-dev/trellis/pkg/crd"
+	"github.com/trellis-dev/trellis/pkg/graph"
+	trt "github.com/trellis-dev/trellis/pkg/runtime"
+)
+
+// Condition types and reasons of RGD status, as kro writes them.
+const (
+	CondGraphAccepted   = "GraphAccepted"
+	CondKindReady       = "KindReady"
+	CondControllerReady = "ControllerReady"
+	CondReady           = "Ready"
+
+	ReasonWaitingForKind = "WaitingForKind"
+)
+
+// Reconciler reconciles ResourceGraphDefinitions.
+type Reconciler struct {
+	Client           client.Client
+	Resolver         graph.Resolver
+	Instances        *instance.Controller
+	AllowCRDDeletion bool
+	Version          string
+
+	mu sync.Mutex
+	// kinds maps an RGD name to the kinds it reads or waits for, so a CRD
+	// event re-checks exactly the RGDs that depend on it.
+	kinds map[string]map[schema.GroupKind]bool
+}
+
+// SetupWithManager registers the reconciler.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	r.kinds = map[string]map[schema.GroupKind]bool{}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ResourceGraphDefinition{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&extv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(r.crdToRGDs)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Named("resourcegraphdefinition").
+		Complete(r)
+}
+
+// crdToRGDs maps a CRD event to the RGD that generated it and to every RGD
+// that reads or waits for its kind.
+func (r *Reconciler) crdToRGDs(_ context.Context, obj client.Object) []reconcile.Request {
+	c, ok := obj.(*extv1.CustomResourceDefinition)
+	if !ok {
+		return nil
+	}
+	gk := schema.GroupKind{Group: c.Spec.Group, Kind: c.Spec.Names.Kind}
+	seen := map[string]bool{}
+	var out []reconcile.Request
+	if name := c.Labels[trt.LabelRGDName]; name != "" {
+		seen[name] = true
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: name}})
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, kinds := range r.kinds {
+		if kinds[gk] && !seen[name] {
+			seen[name] = true
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: name}})
+		}
+	}
+	return out
+}
+
+func (r *Reconciler) track(name string, gks []schema.GroupKind) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if gks == nil {
+		delete(r.kinds, name)
+		return
+	}
+	set := map[schema.GroupKind]bool{}
+	for _, gk := range gks {
+		set[gk] = true
+	}
+	r.kinds[name] = set
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	rgd := &v1alpha1.ResourceGraphDefinition{}
+	if err := r.Client.Get(ctx, req.NamespacedName, rgd); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if rgd.DeletionTimestamp != nil {
+		return reconcile.Result{}, r.finalize(ctx, rgd)
+	}
+	if !controllerutil.ContainsFinalizer(rgd, v1alpha1.Finalizer) {
+		patch := client.MergeFrom(rgd.DeepCopy())
+		controllerutil.AddFinalizer(rgd, v1alpha1.Finalizer)
+		if err := r.Client.Patch(ctx, rgd, patch); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	st := newStatus(rgd)
+
+	g, err := graph.Build(rgd, r.Resolver)
+	if err != nil {
+		r.track(rgd.Name, kindsOfSpec(rgd))
+		if missing := graph.MissingKinds(err); len(missing) > 0 {
+			st.set(CondGraphAccepted, metav1.ConditionFalse, ReasonWaitingForKind, err.Error())
+		} else {
+			st.set(CondGraphAccepted, metav1.ConditionFalse, "InvalidResourceGraph", err.Error())
+		}
+		st.unknown(CondKindReady)
+		st.unknown(CondControllerReady)
+		// No requeue: a change of the RGD or of a kind it reads wakes us.
+		return reconcile.Result{}, r.writeStatus(ctx, rgd, st, nil)
+	}
+	r.track(rgd.Name, kindsOfGraph(g))
+	st.set(CondGraphAccepted, metav1.ConditionTrue, "Valid", "resource graph and schema are valid")
+
+	established, err := r.ensureCRD(ctx, rgd, g)
+	if err != nil {
+		st.set(CondKindReady, metav1.ConditionFalse, "Failed", err.Error())
+		st.unknown(CondControllerReady)
+		if werr := r.writeStatus(ctx, rgd, st, g); werr != nil {
+			return reconcile.Result{}, werr
+		}
+		var blocked *breakingChangeError
+		if errors.As(err, &blocked) {
+			return reconcile.Result{}, nil // waits for the RGD or its annotation to change
+		}
+		return reconcile.Result{}, err
+	}
+	if !established {
+		st.set(CondKindReady, metav1.ConditionFalse, "Failed", fmt.Sprintf("waiting for CRD %s to be established", g.CRD.Name))
+		st.unknown(CondControllerReady)
+		// The CRD's status change is watched and brings us back.
+		return reconcile.Result{}, r.writeStatus(ctx, rgd, st, g)
+	}
+	st.set(CondKindReady, metav1.ConditionTrue, "Ready", fmt.Sprintf("kind %s has been accepted and ready", g.Instance.GVK.Kind))
+	if err := r.Instances.Register(ctx, rgd, g); err != nil {
+		st.set(CondControllerReady, metav1.ConditionFalse, "FailedToStart", err.Error())
+		_ = r.writeStatus(ctx, rgd, st, g)
+		return reconcile.Result{}, err
+	}
+	st.set(CondControllerReady, metav1.ConditionTrue, "Running", "controller is running")
+	return reconcile.Result{}, r.writeStatus(ctx, rgd, st, g)
+}
+
+type breakingChangeError struct{ changes []string }
+
+func (e *breakingChangeError) Error() string {
+	return fmt.Sprintf("breaking changes to the generated CRD are refused (set annotation %s: \"true\" to allow): %s",
+		v1alpha1.AllowBreakingChangesAnnotation, strings.Join(e.changes, "; "))
+}
+
+// ensureCRD creates or updates the generated CRD, and reports whether it is
+// established. An unchanged CRD is never written.
+func (r *Reconciler) ensureCRD(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) (bool, error) {
+	desired := g.CRD.DeepCopy()
+	if desired.Labels == nil {
+		desired.Labels = map[string]string{}
+	}
+	desired.Labels[trt.LabelOwned] = "true"
+	desired.Labels[trt.LabelKroVersion] = r.Version
+	desired.Labels[trt.LabelRGDName] = rgd.Name
+	desired.Labels[trt.LabelRGDID] = string(rgd.UID)
+
+	live := &extv1.CustomResourceDefinition{}
+	err := r.Client.Get(ctx, client.ObjectKey{Name: desired.Name}, live)
+	if apierrors.IsNotFound(err) {
+		if err := r.Client.Create(ctx, desired); err != nil {
+			return false, fmt.Errorf("creating CRD %s: %w", desired.Name, err)
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if owner := live.Labels[trt.LabelRGDName]; live.Labels[trt.LabelOwned] != "true" || (owner != "" && owner != rgd.Name) {
+		return false, fmt.Errorf("CRD %s exists and is not owned by this ResourceGraphDefinition", desired.Name)
+	}
+	if crd.NeedsUpdate(live, desired) {
+		if changes := crd.Breaking(live, desired); len(changes) > 0 && rgd.Annotations[v1alpha1.AllowBreakingChangesAnnotation] != "true" {
+			return false, &breakingChangeError{changes: changes}
+		}
+		updated := live.DeepCopy()
+		updated.Spec = desired.Spec
+		for k, v := range desired.Labels {
+			if updated.Labels == nil {
+				updated.Labels = map[string]string{}
+			}
+			updated.Labels[k] = v
+		}
+		for k, v := range desired.Annotations {
+			if updated.Annotations == nil {
+				updated.Annotations = map[string]string{}
+			}
+			updated.Annotations[k] = v
+		}
+		if err := r.Client.Update(ctx, updated); err != nil {
+			return false, fmt.Errorf("updating CRD %s: %w", desired.Name, err)
+		}
+		return false, nil
+	}
+	for _, c := range live.Status.Conditions {
+		if c.Type == extv1.Established && c.Status == extv1.ConditionTrue {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// finalize stops serving the kind, optionally deletes the CRD, and releases
+// the RGD.
+func (r *Reconciler) finalize(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) error {
+	r.track(rgd.Name, nil)
+	if s := rgd.Spec.Schema; s != nil {
+		group := s.Group
+		if group == "" {
+			group = v1alpha1.DefaultGroup
+		}
+		name := crd.Name(s.Kind, group)
+		plural := strings.TrimSuffix(name, "."+group)
+		r.Instances.Unregister(schema.GroupVersionResource{Group: group, Version: s.APIVersion, Resource: plural})
+		if r.AllowCRDDeletion {
+			live := &extv1.CustomResourceDefinition{}
+			if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, live); err == nil && live.Labels[trt.LabelRGDName] == rgd.Name {
+				if err := r.Client.Delete(ctx, live); client.IgnoreNotFound(err) != nil {
+					return err
+				}
+			}
+		}
+	}
+	if controllerutil.ContainsFinalizer(rgd, v1alpha1.Finalizer) {
+		patch := client.MergeFrom(rgd.DeepCopy())
+		controllerutil.RemoveFinalizer(rgd, v1alpha1.Finalizer)
+		return client.IgnoreNotFound(r.Client.Patch(ctx, rgd, patch))
+	}
+	return nil
+}
+
+func kindsOfGraph(g *graph.Graph) []schema.GroupKind {
+	out := []schema.GroupKind{}
+	for _, n := range g.Nodes {
+		out = append(out, n.GVK.GroupKind())
+	}
+	return out
+}
+
+// kindsOfSpec reads the kinds an RGD references without building it, so a
+// broken or waiting RGD still gets re-checked when one of them changes.
+func kindsOfSpec(rgd *v1alpha1.ResourceGraphDefinition) []schema.GroupKind {
+	out := []schema.GroupKind{}
+	for _, res := range rgd.Spec.Resources {
+		if res == nil {
+			continue
+		}
+		var apiVersion, kind string
+		if res.ExternalRef != nil {
+			apiVersion, kind = res.ExternalRef.APIVersion, res.ExternalRef.Kind
+		} else if res.Template != nil {
+			var t struct {
+				APIVersion string `json:"apiVersion"`
+				Kind       string `json:"kind"`
+			}
+			_ = json.Unmarshal(res.Template.Raw, &t)
+			apiVersion, kind = t.APIVersion, t.Kind
+		}
+		if gv, err := schema.ParseGroupVersion(apiVersion); err == nil {
+			out = append(out, gv.WithKind(kind).GroupKind())
+		}
+	}
+	return out
+}
+
+// ---- status ----
+
+type status struct {
+	gen   int64
+	conds []metav1.Condition
+}
+
+func newStatus(rgd *v1alpha1.ResourceGraphDefinition) *status {
+	s := &status{gen: rgd.Generation}
+	for _, c := range rgd.Status.Conditions {
+		if c.Type == CondGraphAccepted || c.Type == CondKindReady || c.Type == CondControllerReady || c.Type == CondReady {
+			s.conds = append(s.conds, c)
+		}
+	}
+	return s
+}
+
+func (s *status) set(t string, st metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&s.conds, metav1.Condition{Type: t, Status: st, Reason: reason, Message: msg, ObservedGeneration: s.gen})
+}
+
+func (s *status) unknown(t string) {
+	s.set(t, metav1.ConditionUnknown, "AwaitingReconciliation", fmt.Sprintf("condition %q is awaiting reconciliation", t))
+}
+
+// writeStatus computes state, Ready and the graph fields and writes the
+// status only when it changed.
+func (r *Reconciler) writeStatus(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, s *status, g *graph.Graph) error {
+	ready := metav1.Condition{Type: CondReady, Status: metav1.ConditionTrue, Reason: "Ready", ObservedGeneration: s.gen}
+	for _, t := range []string{CondGraphAccepted, CondKindReady, CondControllerReady} {
+		c := meta.FindStatusCondition(s.conds, t)
+		if c == nil || c.Status == metav1.ConditionTrue {
+			continue
+		}
+		if ready.Status == metav1.ConditionTrue || (c.Status == metav1.ConditionFalse && ready.Status != metav1.ConditionFalse) {
+			ready.Status, ready.Reason, ready.Message = c.Status, c.Reason, c.Message
+		}
+	}
+	meta.SetStatusCondition(&s.conds, ready)
+
+	next := rgd.Status.DeepCopy()
+	next.Conditions = nil
+	for _, t := range []string{CondGraphAccepted, CondKindReady, CondControllerReady, CondReady} {
+		if c := meta.FindStatusCondition(s.conds, t); c != nil {
+			next.Conditions = append(next.Conditions, *c)
+		}
+	}
+	next.State = v1alpha1.StateInactive
+	if ready.Status == metav1.ConditionTrue {
+		next.State = v1alpha1.StateActive
+	}
+	if g != nil {
+		next.TopologicalOrder = g.TopologicalOrder()
+		next.Resources = nil
+		for _, n := range g.Nodes {
+			if len(n.Dependencies) == 0 {
+				continue
+			}
+			info := v1alpha1.ResourceInformation{ID: n.ID}
+			for _, d := range n.Dependencies {
+				info.Dependencies = append(info.Dependencies, v1alpha1.Dependency{ID: d})
+			}
+			next.Resources = append(next.Resources, info)
+		}
+	}
+	if equality.Semantic.DeepEqual(&rgd.Status, next) {
+		return nil
+	}
+	patch := client.MergeFrom(rgd.DeepCopy())
+	rgd.Status = *next
+	err := r.Client.Status().Patch(ctx, rgd, patch)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
