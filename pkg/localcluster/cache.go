@@ -230,16 +230,26 @@ func EnsureChainsaw(ctx context.Context, log io.Writer) (string, error) {
 }
 
 // goBuild runs `go build -v -o out pkg` in dir and reports progress to log
-// every few seconds. On failure the error carries the last compiler lines.
+// every 15 seconds. The complete output goes to out+".build.log"; a failure
+// is reported in one line with the most telling compiler line.
 func goBuild(ctx context.Context, log io.Writer, dir string, env []string, out, pkg string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return errors.New("building the local control plane needs the Go toolchain (`go` is not on PATH)")
 	}
 	tmp := out + ".tmp"
+	buildLog := out + ".build.log"
+	lf, err := os.Create(buildLog)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
 	cmd := exec.CommandContext(ctx, goBin, "build", "-v", "-o", tmp, pkg)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	// Own process group, so that an interrupt stops the compilers too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
 	cmd.Stderr = pw
@@ -247,7 +257,7 @@ func goBuild(ctx context.Context, log io.Writer, dir string, env []string, out, 
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("go build: %w", err)
 	}
-	var tail []string
+	var telling string
 	scanDone := make(chan struct{})
 	go func() {
 		defer close(scanDone)
@@ -257,17 +267,17 @@ func goBuild(ctx context.Context, log io.Writer, dir string, env []string, out, 
 		last := time.Now()
 		for sc.Scan() {
 			line := sc.Text()
-			tail = append(tail, line)
-			if len(tail) > 20 {
-				tail = tail[1:]
-			}
-			if !strings.HasPrefix(line, "#") && !strings.Contains(line, " ") {
+			fmt.Fprintln(lf, line)
+			isPkg := !strings.HasPrefix(line, "#") && !strings.Contains(line, " ")
+			if isPkg {
 				n++
+			} else if !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "go: downloading") && strings.TrimSpace(line) != "" {
+				telling = strings.TrimSpace(line)
 			}
 			if time.Since(last) >= 15*time.Second {
 				last = time.Now()
-				fmt.Fprintf(log, "trellis: build %s: %d packages compiled, %s elapsed (now: %s)\n",
-					filepath.Base(out), n, time.Since(start).Round(time.Second), line)
+				fmt.Fprintf(log, "trellis: building %s: %d packages compiled, %s elapsed\n",
+					filepath.Base(out), n, time.Since(start).Round(time.Second))
 			}
 		}
 	}()
@@ -279,7 +289,10 @@ func goBuild(ctx context.Context, log io.Writer, dir string, env []string, out, 
 		if ctx.Err() != nil {
 			return fmt.Errorf("build of %s interrupted", filepath.Base(out))
 		}
-		return fmt.Errorf("building %s in %s failed (%v): %s", filepath.Base(out), dir, werr, strings.Join(tail, "\n"))
+		if telling == "" {
+			telling = "no compiler output"
+		}
+		return fmt.Errorf("building %s failed (%v): %s (full output: %s)", filepath.Base(out), werr, telling, buildLog)
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		return err

@@ -271,7 +271,6 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			"--kube-api-burst=1000",
 			"--concurrent-gc-syncs=50",
 			"--concurrent-namespace-syncs=20",
-			"--controllers=*,-cloud-node-lifecycle-controller,-node-ipam-controller,-service-lb-controller,-node-route-controller,-persistentvolume-expander-controller",
 			"--v=1",
 		}
 		if _, err := c.start(ctx, "kube-controller-manager", args); err != nil {
