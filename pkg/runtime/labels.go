@@ -1,5 +1,7 @@
 package runtime
 
+import "k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 // Labels and annotations trellis puts on instances and children. They are
 // kro's, so selectors and habits carry over.
 const (
@@ -21,3 +23,23 @@ const (
 	// an unchanged child is not applied again.
 	AnnotationDesiredHash = "trellis.dev/desired-hash"
 )
+
+// ChildLabels are the labels every child of an instance carries; children
+// are found, routed and pruned by them.
+func ChildLabels(instance *unstructured.Unstructured, version string) map[string]string {
+	gvk := instance.GroupVersionKind()
+	l := map[string]string{
+		LabelOwned:           "true",
+		LabelKroVersion:      version,
+		LabelInstanceID:      string(instance.GetUID()),
+		LabelInstanceName:    instance.GetName(),
+		LabelInstanceGroup:   gvk.Group,
+		LabelInstanceVersion: gvk.Version,
+		LabelInstanceKind:    gvk.Kind,
+		LabelManagedBy:       "kro",
+	}
+	if instance.GetNamespace() != "" {
+		l[LabelInstanceNamespace] = instance.GetNamespace()
+	}
+	return l
+}

@@ -48,7 +48,7 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 		return c.writeStatus(ctx, k, inst, managementFailed(inst, err))
 	}
 
-	rt := trt.New(reg.graph, inst, c.childLabels(reg, inst))
+	rt := trt.New(reg.graph, inst, trt.ChildLabels(inst, c.opts.Version))
 	for {
 		batch := rt.Next()
 		if len(batch) == 0 {
@@ -88,25 +88,6 @@ func cacheKey(ns, name string) string {
 		return name
 	}
 	return ns + "/" + name
-}
-
-// childLabels are the labels every child of inst carries.
-func (c *Controller) childLabels(reg *registration, inst *unstructured.Unstructured) map[string]string {
-	gvk := inst.GroupVersionKind()
-	l := map[string]string{
-		trt.LabelOwned:           "true",
-		trt.LabelKroVersion:      c.opts.Version,
-		trt.LabelInstanceID:      string(inst.GetUID()),
-		trt.LabelInstanceName:    inst.GetName(),
-		trt.LabelInstanceGroup:   gvk.Group,
-		trt.LabelInstanceVersion: gvk.Version,
-		trt.LabelInstanceKind:    gvk.Kind,
-		trt.LabelManagedBy:       "kro",
-	}
-	if inst.GetNamespace() != "" {
-		l[trt.LabelInstanceNamespace] = inst.GetNamespace()
-	}
-	return l
 }
 
 // ensureManaged puts the finalizer, labels and child-kind inventory on the
