@@ -468,11 +468,11 @@ func toJSON(v ref.Val) (any, error) {
 	case omitVal:
 		return Omit, nil
 	case *objVal:
-		return copyJSON(x.m), nil
+		return copyTyped(x.m, x.n), nil
 	case *mapVal:
-		return copyJSON(x.m), nil
+		return copyTyped(x.m, &node{kind: kMap, elem: x.elem}), nil
 	case *listVal:
-		return copyJSON(x.l), nil
+		return copyTyped(x.l, &node{kind: kList, elem: x.elem}), nil
 	case traits.Lister:
 		out := make([]any, 0)
 		it := x.Iterator()
@@ -524,6 +524,46 @@ func keyString(k ref.Val) (string, error) {
 		return strconv.FormatBool(bool(x)), nil
 	}
 	return "", fmt.Errorf("unsupported map key type %s", k.Type().TypeName())
+}
+
+// copyTyped deep-copies raw data typed by n, turning whole float64 values
+// of integer fields into int64 (JSON decoders produce float64).
+func copyTyped(raw any, n *node) any {
+	switch n.kind {
+	case kInt:
+		if f, ok := raw.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+			return int64(f)
+		}
+	case kObject:
+		if m, ok := raw.(map[string]any); ok {
+			out := make(map[string]any, len(m))
+			for k, e := range m {
+				if c, ok := n.props[k]; ok {
+					out[k] = copyTyped(e, c)
+				} else {
+					out[k] = copyJSON(e)
+				}
+			}
+			return out
+		}
+	case kMap:
+		if m, ok := raw.(map[string]any); ok {
+			out := make(map[string]any, len(m))
+			for k, e := range m {
+				out[k] = copyTyped(e, n.elem)
+			}
+			return out
+		}
+	case kList:
+		if l, ok := raw.([]any); ok {
+			out := make([]any, len(l))
+			for i, e := range l {
+				out[i] = copyTyped(e, n.elem)
+			}
+			return out
+		}
+	}
+	return copyJSON(raw)
 }
 
 // copyJSON deep-copies JSON-like data (results must not alias observed
