@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 )
 
@@ -76,11 +76,11 @@ func sampleData() map[string]any {
 			"metadata": map[string]any{"name": "inst", "namespace": "ns1", "labels": map[string]any{"team": "a"}},
 			"spec": map[string]any{
 				"name": "app", "replicas": int64(2), "ratio": 0.5, "enabled": true,
-				"values": map[string]any{"a": map[string]any{"b": "deep"}, "n": int64(7)},
-				"free":   map[string]any{"k": "v"},
-				"tags":   map[string]any{"env": "dev"},
-				"ports":  []any{int64(80), int64(443)},
-				"items":  []any{map[string]any{"name": "one", "port": int64(1)}, map[string]any{"name": "two", "port": int64(2)}},
+				"values":   map[string]any{"a": map[string]any{"b": "deep"}, "n": int64(7)},
+				"free":     map[string]any{"k": "v"},
+				"tags":     map[string]any{"env": "dev"},
+				"ports":    []any{int64(80), int64(443)},
+				"items":    []any{map[string]any{"name": "one", "port": int64(1)}, map[string]any{"name": "two", "port": int64(2)}},
 				"x-dashed": "dash",
 			},
 		},
@@ -242,7 +242,7 @@ func TestCompileErrors(t *testing.T) {
 		"schema.spec.(":                       "Syntax error",
 		"omit()":                              "undeclared reference to 'omit'",
 		"runtime.newCondition({type: 'a', status: 'True'})": "undeclared reference to 'runtime'",
-		"configs.metadata":                    "does not support field selection",
+		"configs.metadata": "does not support field selection",
 	}
 	for expr, want := range cases {
 		_, err := env.Compile(expr)

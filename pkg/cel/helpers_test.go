@@ -104,15 +104,15 @@ func preserve() *spec.Schema {
 }
 
 var coreKinds = map[string]reflect.Type{
-	"apps/v1/Deployment":                         reflect.TypeOf(appsv1.Deployment{}),
-	"v1/Service":                                 reflect.TypeOf(corev1.Service{}),
-	"v1/ConfigMap":                               reflect.TypeOf(corev1.ConfigMap{}),
-	"v1/Secret":                                  reflect.TypeOf(corev1.Secret{}),
-	"v1/ServiceAccount":                          reflect.TypeOf(corev1.ServiceAccount{}),
-	"v1/Namespace":                               reflect.TypeOf(corev1.Namespace{}),
-	"v1/Pod":                                     reflect.TypeOf(corev1.Pod{}),
-	"networking.k8s.io/v1/Ingress":               reflect.TypeOf(networkingv1.Ingress{}),
-	"autoscaling/v2/HorizontalPodAutoscaler":     reflect.TypeOf(autoscalingv2.HorizontalPodAutoscaler{}),
+	"apps/v1/Deployment":                     reflect.TypeOf(appsv1.Deployment{}),
+	"v1/Service":                             reflect.TypeOf(corev1.Service{}),
+	"v1/ConfigMap":                           reflect.TypeOf(corev1.ConfigMap{}),
+	"v1/Secret":                              reflect.TypeOf(corev1.Secret{}),
+	"v1/ServiceAccount":                      reflect.TypeOf(corev1.ServiceAccount{}),
+	"v1/Namespace":                           reflect.TypeOf(corev1.Namespace{}),
+	"v1/Pod":                                 reflect.TypeOf(corev1.Pod{}),
+	"networking.k8s.io/v1/Ingress":           reflect.TypeOf(networkingv1.Ingress{}),
+	"autoscaling/v2/HorizontalPodAutoscaler": reflect.TypeOf(autoscalingv2.HorizontalPodAutoscaler{}),
 }
 
 // sharedDir is the project's shared material, checked out beside main.

@@ -334,6 +334,6 @@ type simpleLib struct {
 	prg  []cel.ProgramOption
 }
 
-func (l *simpleLib) LibraryName() string                  { return l.name }
-func (l *simpleLib) CompileOptions() []cel.EnvOption      { return l.opts }
+func (l *simpleLib) LibraryName() string                 { return l.name }
+func (l *simpleLib) CompileOptions() []cel.EnvOption     { return l.opts }
 func (l *simpleLib) ProgramOptions() []cel.ProgramOption { return l.prg }

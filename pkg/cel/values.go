@@ -173,13 +173,13 @@ func (o *objVal) Find(key ref.Val) (ref.Val, bool) {
 	return toVal(v, c), true
 }
 
-func (o *objVal) Get(key ref.Val) ref.Val   { return mapperGet(o, key) }
+func (o *objVal) Get(key ref.Val) ref.Val      { return mapperGet(o, key) }
 func (o *objVal) Contains(key ref.Val) ref.Val { return mapperContains(o, key) }
-func (o *objVal) Size() ref.Val              { return types.Int(len(o.m)) }
-func (o *objVal) Iterator() traits.Iterator  { return newKeyIter(o.m) }
-func (o *objVal) Type() ref.Type             { return types.MapType }
-func (o *objVal) Value() any                 { return o.m }
-func (o *objVal) Equal(other ref.Val) ref.Val { return mapperEqual(o, other) }
+func (o *objVal) Size() ref.Val                { return types.Int(len(o.m)) }
+func (o *objVal) Iterator() traits.Iterator    { return newKeyIter(o.m) }
+func (o *objVal) Type() ref.Type               { return types.MapType }
+func (o *objVal) Value() any                   { return o.m }
+func (o *objVal) Equal(other ref.Val) ref.Val  { return mapperEqual(o, other) }
 func (o *objVal) ConvertToType(t ref.Type) ref.Val {
 	return convertMapperToType(o, t)
 }
@@ -204,14 +204,14 @@ func (o *mapVal) Find(key ref.Val) (ref.Val, bool) {
 	return toVal(v, o.elem), true
 }
 
-func (o *mapVal) Get(key ref.Val) ref.Val               { return mapperGet(o, key) }
-func (o *mapVal) Contains(key ref.Val) ref.Val          { return mapperContains(o, key) }
-func (o *mapVal) Size() ref.Val                         { return types.Int(len(o.m)) }
-func (o *mapVal) Iterator() traits.Iterator             { return newKeyIter(o.m) }
-func (o *mapVal) Type() ref.Type                        { return types.MapType }
-func (o *mapVal) Value() any                            { return o.m }
-func (o *mapVal) Equal(other ref.Val) ref.Val           { return mapperEqual(o, other) }
-func (o *mapVal) ConvertToType(t ref.Type) ref.Val      { return convertMapperToType(o, t) }
+func (o *mapVal) Get(key ref.Val) ref.Val                     { return mapperGet(o, key) }
+func (o *mapVal) Contains(key ref.Val) ref.Val                { return mapperContains(o, key) }
+func (o *mapVal) Size() ref.Val                               { return types.Int(len(o.m)) }
+func (o *mapVal) Iterator() traits.Iterator                   { return newKeyIter(o.m) }
+func (o *mapVal) Type() ref.Type                              { return types.MapType }
+func (o *mapVal) Value() any                                  { return o.m }
+func (o *mapVal) Equal(other ref.Val) ref.Val                 { return mapperEqual(o, other) }
+func (o *mapVal) ConvertToType(t ref.Type) ref.Val            { return convertMapperToType(o, t) }
 func (o *mapVal) ConvertToNative(t reflect.Type) (any, error) { return convertToNative(o, t) }
 
 func mapperGet(m traits.Mapper, key ref.Val) ref.Val {
