@@ -101,7 +101,6 @@ type ExternalRef struct {
 type ForEachDimension map[string]string
 
 // Resource is one node of the graph.
-// +kubebuilder:validation:XValidation:rule="has(self.template) != has(self.externalRef)",message="exactly one of template or externalRef must be provided"
 // +kubebuilder:validation:XValidation:rule="!has(self.externalRef) || !has(self.forEach)",message="forEach cannot be combined with externalRef"
 type Resource struct {
 	// ID names the resource in CEL expressions (lowerCamelCase).
