@@ -28,6 +28,15 @@ type Variable struct {
 	// fields when it does not declare them (CRDs often say only
 	// `metadata: {type: object}`).
 	Plain bool
+	// ClusterScoped leaves metadata.namespace out of the injected ObjectMeta
+	// (kro: schema.metadata.namespace is not declared for cluster-scoped
+	// instances). Only applies when ObjectMeta is injected.
+	ClusterScoped bool
+	// Type declares the variable by CEL type instead of Schema, e.g. a
+	// forEach iterator typed with the element type of the list expression
+	// (Program.OutputType.Parameters()[0]). Object types produced by this
+	// package keep their fields. Overrides Schema and List.
+	Type *cel.Type
 }
 
 // EnvOptions toggles context-dependent parts of the environment.
@@ -118,17 +127,26 @@ func NewEnv(vars []Variable, opts EnvOptions) (*Env, error) {
 		if opts.Runtime && v.Name == RuntimeVarName {
 			return nil, fmt.Errorf("variable %q is reserved", v.Name)
 		}
-		n := compileSchema(v.Name, v.Schema, !v.Plain)
-		prov.add(n)
-		t := n.celType
-		if v.List {
-			t = cel.ListType(t)
+		var vi *varInfo
+		if v.Type != nil {
+			n := nodeForType(v.Type, 0)
+			vi = &varInfo{name: v.Name, node: n, val: n}
+		} else {
+			mode := metaNone
+			if !v.Plain {
+				mode = metaFull
+				if v.ClusterScoped {
+					mode = metaCluster
+				}
+			}
+			n := compileSchema(v.Name, v.Schema, mode)
+			vi = &varInfo{name: v.Name, node: n, list: v.List, val: n}
+			if v.List {
+				vi.val = &node{kind: kList, elem: n, celType: cel.ListType(n.celType)}
+			}
 		}
-		envOpts = append(envOpts, cel.Variable(v.Name, t))
-		vi := &varInfo{name: v.Name, node: n, list: v.List, val: n}
-		if v.List {
-			vi.val = listNode(n)
-		}
+		prov.add(vi.val)
+		envOpts = append(envOpts, cel.Variable(v.Name, vi.val.celType))
 		e.vars[v.Name] = vi
 	}
 	if opts.Runtime {

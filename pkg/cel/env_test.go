@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/kube-openapi/pkg/validation/spec"
@@ -387,5 +390,86 @@ func TestConcurrentEval(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestIteratorVariables(t *testing.T) {
+	env := testEnv(t, EnvOptions{})
+	p, err := env.Compile("schema.spec.items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.OutputType.Kind() != types.ListKind {
+		t.Fatalf("forEach source must be a list, got %s", p.OutputType)
+	}
+	elem := p.OutputType.Parameters()[0]
+	ports, _ := env.Compile("schema.spec.ports")
+	tags, _ := env.Compile("schema.spec.tags")
+	vars := append(testVars(t),
+		Variable{Name: "item2", Type: elem},
+		Variable{Name: "port", Type: ports.OutputType.Parameters()[0]},
+		Variable{Name: "tagmap", Type: tags.OutputType},
+		Variable{Name: "anything", Type: cel.DynType},
+	)
+	env2, err := NewEnv(vars, EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := p.Eval(sampleData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := sampleData()
+	data["item2"] = items.([]any)[1]
+	data["port"] = float64(443) // JSON decoders may hand out float64
+	data["tagmap"] = map[string]any{"a": "b"}
+	data["anything"] = []any{"x"}
+	cases := []struct {
+		expr string
+		want any
+	}{
+		{"schema.spec.name + '-' + item2.name", "app-two"},
+		{"item2.port + 1", int64(3)},
+		{"port + 1", int64(444)},
+		{"tagmap.a", "b"},
+		{"anything[0]", "x"},
+	}
+	for _, c := range cases {
+		got, err := eval(t, env2, c.expr, data)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s = %#v, %v; want %#v", c.expr, got, err, c.want)
+		}
+	}
+	if _, err := env2.Compile("item2.nope"); err == nil || !strings.Contains(err.Error(), "undefined field 'nope'") {
+		t.Errorf("iterator typo: %v", err)
+	}
+}
+
+func TestClusterScopedAndStripStatus(t *testing.T) {
+	full := mustJSON(t, bucketSchemaJSON)
+	stripped := StripStatus(full)
+	if _, ok := stripped.Properties["status"]; ok {
+		t.Fatal("status not stripped")
+	}
+	if _, ok := full.Properties["status"]; !ok {
+		t.Fatal("StripStatus modified its input")
+	}
+	env, err := NewEnv([]Variable{
+		{Name: "schema", Schema: stripped, ClusterScoped: true},
+		{Name: "ns", Schema: stripped},
+	}, EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Compile("schema.metadata.namespace"); err == nil {
+		t.Error("cluster-scoped instance must not declare metadata.namespace")
+	}
+	for _, ok := range []string{"schema.metadata.name", "ns.metadata.namespace", "schema.spec.name"} {
+		if _, err := env.Compile(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	if _, err := env.Compile("schema.status"); err == nil {
+		t.Error("schema.status must be undefined")
 	}
 }

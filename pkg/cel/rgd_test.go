@@ -103,7 +103,7 @@ func checkRGD(t *testing.T, rgd map[string]any, schemas map[string]*spec.Schema)
 		}
 		resSchemas[id] = s
 		vars = append(vars, Variable{Name: id, Schema: s})
-		data[id] = withMeta(sampleOf(withTypeMeta(orDyn(s)), 0))
+		data[id] = withMeta(sampleOf(withTypeMeta(orDyn(s), false), 0))
 	}
 	env, err := NewEnv(vars, EnvOptions{})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
 	apiservercel "k8s.io/apiserver/pkg/cel"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 )
@@ -203,14 +204,21 @@ func assignTypes(n *node, name string) {
 	}
 }
 
+type metaMode uint8
+
+const (
+	metaNone    metaMode = iota // plain value
+	metaFull                    // Kubernetes object: inject type meta and ObjectMeta
+	metaCluster                 // same, without metadata.namespace
+)
+
 // compileSchema turns a variable schema into a named node tree.
-// resource=true injects apiVersion/kind and ObjectMeta when absent.
-func compileSchema(varName string, s *spec.Schema, resource bool) *node {
+func compileSchema(varName string, s *spec.Schema, mode metaMode) *node {
 	if s == nil {
 		return dynNode
 	}
-	if resource {
-		s = withTypeMeta(s)
+	if mode != metaNone {
+		s = withTypeMeta(s, mode == metaCluster)
 	}
 	n := buildNode(s, 0)
 	if n.kind == kDyn || n.kind < kObject {
@@ -258,14 +266,14 @@ func objectMeta() *spec.Schema {
 
 // withTypeMeta returns s with apiVersion, kind and a typed metadata,
 // copying only what it changes.
-func withTypeMeta(s *spec.Schema) *spec.Schema {
+func withTypeMeta(s *spec.Schema, cluster bool) *spec.Schema {
 	if schemaType(s) != "object" || isXPreserve(s) && len(s.Properties) == 0 {
 		return s
 	}
 	meta, hasMeta := s.Properties["metadata"]
 	_, hasKind := s.Properties["kind"]
 	_, hasAV := s.Properties["apiVersion"]
-	needMeta := !hasMeta || len(meta.Properties) == 0 || missingMetaFields(&meta)
+	needMeta := !hasMeta || len(meta.Properties) == 0 || missingMetaFields(&meta, cluster)
 	if hasKind && hasAV && !needMeta {
 		return s
 	}
@@ -294,14 +302,23 @@ func withTypeMeta(s *spec.Schema) *spec.Schema {
 			}
 			m.Properties = props
 		}
+		if cluster {
+			props := make(map[string]spec.Schema, len(m.Properties))
+			for k, v := range m.Properties {
+				if k != "namespace" {
+					props[k] = v
+				}
+			}
+			m.Properties = props
+		}
 		out.Properties["metadata"] = m
 	}
 	return &out
 }
 
-func missingMetaFields(meta *spec.Schema) bool {
+func missingMetaFields(meta *spec.Schema, cluster bool) bool {
 	for _, f := range []string{"name", "namespace", "labels", "annotations", "uid", "generation"} {
-		if _, ok := meta.Properties[f]; !ok {
+		if _, ok := meta.Properties[f]; !ok && !(cluster && f == "namespace") {
 			return true
 		}
 	}
@@ -315,6 +332,62 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// nodeForType builds a node from a CEL type, reusing the registered object
+// types so fields stay typed.
+func nodeForType(t *cel.Type, depth int) *node {
+	if t == nil || depth > maxSchemaDepth {
+		return dynNode
+	}
+	switch t.Kind() {
+	case types.BoolKind:
+		return scalarNode(kBool)
+	case types.IntKind:
+		return scalarNode(kInt)
+	case types.DoubleKind:
+		return scalarNode(kDouble)
+	case types.StringKind:
+		return scalarNode(kString)
+	case types.BytesKind:
+		return scalarNode(kBytes)
+	case types.TimestampKind:
+		return scalarNode(kTimestamp)
+	case types.DurationKind:
+		return scalarNode(kDuration)
+	case types.ListKind:
+		e := nodeForType(t.Parameters()[0], depth+1)
+		return &node{kind: kList, elem: e, celType: cel.ListType(e.celType)}
+	case types.MapKind:
+		if k := t.Parameters()[0].Kind(); k == types.StringKind || k == types.DynKind {
+			e := nodeForType(t.Parameters()[1], depth+1)
+			return &node{kind: kMap, elem: e, celType: cel.MapType(cel.StringType, e.celType)}
+		}
+	case types.StructKind:
+		if n, ok := lookupObject(t.TypeName()); ok {
+			return n
+		}
+	}
+	return dynNode
+}
+
+// StripStatus returns s without its `status` property (kro declares the
+// instance variable `schema` that way), copying only the top level.
+func StripStatus(s *spec.Schema) *spec.Schema {
+	if s == nil {
+		return nil
+	}
+	if _, ok := s.Properties["status"]; !ok {
+		return s
+	}
+	out := *s
+	out.Properties = make(map[string]spec.Schema, len(s.Properties))
+	for k, v := range s.Properties {
+		if k != "status" {
+			out.Properties[k] = v
+		}
+	}
+	return &out
 }
 
 // fieldNode resolves a CEL field name (possibly escaped the Kubernetes way,
