@@ -1,0 +1,261 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/trellis-dev/trellis/api/v1alpha1"
+	"github.com/trellis-dev/trellis/pkg/graph"
+)
+
+// Diagnostic is one problem found in an input file.
+type Diagnostic struct {
+	Pos Position
+	// Path is the field path shown to the user, e.g.
+	// "resources[deployment].template.spec.replicas".
+	Path    string
+	Msg     string
+	Warning bool
+}
+
+func (d Diagnostic) String() string {
+	var b strings.Builder
+	b.WriteString(d.Pos.String())
+	b.WriteString(": ")
+	if d.Warning {
+		b.WriteString("warning: ")
+	}
+	if d.Path != "" {
+		b.WriteString(d.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(d.Msg)
+	return b.String()
+}
+
+// Checked is the outcome of building one RGD document.
+type Checked struct {
+	Doc   *Document
+	RGD   *v1alpha1.ResourceGraphDefinition
+	Graph *graph.Graph // nil when the build failed
+	Diags []Diagnostic
+}
+
+// OK reports whether the RGD built without errors.
+func (c *Checked) OK() bool { return c.Graph != nil }
+
+// Checker builds RGDs the way the RGD controller does, with kinds resolved
+// from Base (compiled-in kinds offline, or a live cluster) and CRDs (files
+// given with --crds). RGDs checked together see each other's generated
+// kinds, so an RGD that nests another's kind can be checked before either
+// is applied.
+type Checker struct {
+	Base graph.Resolver
+	CRDs *CRDs
+	// Live is set when Base is a cluster; it only changes messages.
+	Live bool
+	// Extra are RGDs (e.g. from --crds) whose kinds are resolvable but that
+	// are not reported on.
+	Extra []*Document
+}
+
+// Check builds every RGD among docs. CRDs among docs are added to the
+// resolvable kinds; other documents produce a warning.
+func (c *Checker) Check(docs []*Document) ([]*Checked, []Diagnostic) {
+	if c.CRDs == nil {
+		c.CRDs = NewCRDs()
+	}
+	var warnings []Diagnostic
+	rest, err := c.CRDs.AddDocuments(docs)
+	if err != nil {
+		return nil, []Diagnostic{{Msg: err.Error()}}
+	}
+	var all []*Checked
+	for _, d := range rest {
+		if !d.IsRGD() {
+			warnings = append(warnings, Diagnostic{Pos: Position{File: d.File, Line: d.Root.Line, Col: d.Root.Column}, Warning: true,
+				Msg: fmt.Sprintf("%s %q is not a ResourceGraphDefinition; skipped", d.Kind(), d.Name())})
+			continue
+		}
+		all = append(all, &Checked{Doc: d})
+	}
+	reported := len(all)
+	for _, d := range c.Extra {
+		all = append(all, &Checked{Doc: d})
+	}
+
+	local := NewCRDs()
+	produced := map[string]int{} // kind string -> index in all
+	for i, ch := range all {
+		rgd, err := ch.Doc.RGD()
+		if err != nil {
+			ch.Diags = append(ch.Diags, Diagnostic{Pos: docPos(ch.Doc), Msg: "not a valid ResourceGraphDefinition: " + err.Error()})
+			continue
+		}
+		ch.RGD = rgd
+		if gvk, ok := generatedKind(rgd); ok {
+			produced[kindString(gvk)] = i
+			if p, err := provisionalCRD(rgd); err == nil {
+				_ = local.Add(p, ch.Doc.File)
+			}
+		}
+	}
+	resolver := Chain{local, c.CRDs, c.Base}
+	done := make([]bool, len(all))
+	for i, ch := range all {
+		if ch.RGD == nil {
+			done[i] = true
+		}
+	}
+	// Build in rounds: an RGD waits for the RGDs whose kinds it uses, so it
+	// sees their complete (typed) status. Cycles build with what is there.
+	for {
+		var ready []int
+		pending := 0
+		for i, ch := range all {
+			if done[i] {
+				continue
+			}
+			pending++
+			blocked := false
+			for _, gvk := range usedKinds(ch.RGD) {
+				if j, ok := produced[kindString(gvk)]; ok && j != i && !done[j] {
+					blocked = true
+				}
+			}
+			if !blocked {
+				ready = append(ready, i)
+			}
+		}
+		if pending == 0 {
+			break
+		}
+		if len(ready) == 0 {
+			for i := range all {
+				if !done[i] {
+					ready = append(ready, i)
+				}
+			}
+		}
+		for _, i := range ready {
+			ch := all[i]
+			done[i] = true
+			g, err := graph.Build(ch.RGD, resolver)
+			if err != nil {
+				ch.Diags = append(ch.Diags, c.diagnose(ch.Doc, err))
+				continue
+			}
+			ch.Graph = g
+			_ = local.Add(g.CRD, ch.Doc.File)
+		}
+	}
+	return all[:reported], warnings
+}
+
+func docPos(d *Document) Position {
+	return Position{File: d.File, Line: d.Root.Line, Col: d.Root.Column}
+}
+
+// celPos matches the position cel-go puts in its messages.
+var celPos = regexp.MustCompile(`<input>:(\d+):(\d+): `)
+
+// diagnose turns a build error into a positioned diagnostic.
+func (c *Checker) diagnose(doc *Document, err error) Diagnostic {
+	var be *graph.BuildError
+	if !errors.As(err, &be) {
+		return Diagnostic{Pos: docPos(doc), Msg: err.Error()}
+	}
+	msg := be.Msg
+	path := be.Path
+	if len(be.Missing) > 0 {
+		where := "no CRD given with --crds defines it"
+		if c.Live {
+			where = "the cluster does not serve it"
+		}
+		msg = fmt.Sprintf("unknown kind %s: not a built-in Kubernetes kind and %s", joinKinds(be.Missing), where)
+		if c.Live {
+			msg = fmt.Sprintf("unknown kind %s: %s", joinKinds(be.Missing), where)
+		}
+		path = "template.kind"
+	}
+	from := doc.Root
+	display := path
+	if be.Resource != "" && !strings.HasPrefix(path, "spec.") {
+		res, _ := resourceNode(doc.Root, be.Resource)
+		if res != nil {
+			from = res
+		}
+		display = "resources[" + be.Resource + "]"
+		if path != "" {
+			display += "." + path
+		}
+		if len(be.Missing) > 0 {
+			if n, _, ok := Locate(from, "externalRef.kind"); ok && n != nil {
+				path = "externalRef.kind"
+			}
+		}
+	}
+	node, key, complete := Locate(from, path)
+	if !complete && len(be.Missing) > 0 {
+		node, key, _ = Locate(from, "")
+	}
+	target := node
+	switch {
+	case strings.Contains(msg, "unknown field") && key != nil:
+		target = key
+	case node.Kind == yaml.ScalarNode:
+	case key != nil:
+		target = key
+	}
+	pos := Position{File: doc.File, Line: target.Line, Col: target.Column}
+	msg, pos = refineCEL(msg, pos, target)
+	return Diagnostic{Pos: pos, Path: display, Msg: msg}
+}
+
+// refineCEL shortens a cel-go message to one line and, when the expression
+// sits on one line of a plain or quoted scalar, moves the column to the
+// offending character.
+func refineCEL(msg string, pos Position, n *yaml.Node) (string, Position) {
+	if i := strings.Index(msg, "\n"); i >= 0 {
+		msg = msg[:i]
+	}
+	m := celPos.FindStringSubmatchIndex(msg)
+	if m == nil {
+		return msg, pos
+	}
+	line, _ := strconv.Atoi(msg[m[2]:m[3]])
+	col, _ := strconv.Atoi(msg[m[4]:m[5]])
+	out := strings.TrimPrefix(msg[:m[0]], "ERROR: ") + msg[m[1]:]
+	out = strings.TrimSuffix(strings.TrimSpace(out), " (in container '')")
+	if n.Kind != yaml.ScalarNode || line != 1 || strings.Contains(n.Value, "\n") {
+		return out, pos
+	}
+	if n.Style != 0 && n.Style != yaml.DoubleQuotedStyle && n.Style != yaml.SingleQuotedStyle {
+		return out, pos
+	}
+	// The message is about the first expression of the field whose text
+	// contains the reported column; use the first ${ as anchor.
+	start := strings.Index(n.Value, "${")
+	if start < 0 {
+		return out, pos
+	}
+	off := start + 1 + col
+	if n.Style == yaml.DoubleQuotedStyle || n.Style == yaml.SingleQuotedStyle {
+		off++
+	}
+	pos.Col += off
+	return out, pos
+}
+
+// WriteDiagnostics prints diagnostics, one per line.
+func WriteDiagnostics(w io.Writer, diags []Diagnostic) {
+	for _, d := range diags {
+		fmt.Fprintln(w, d.String())
+	}
+}

@@ -1,0 +1,133 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/trellis-dev/trellis/pkg/cel"
+	"github.com/trellis-dev/trellis/pkg/graph"
+)
+
+// Unresolved is a template field whose expressions cannot be evaluated yet
+// (their data is not observed), reported by RenderPartial.
+type Unresolved struct {
+	// Path is the field path in the rendered object, e.g. "spec.replicas"
+	// or "spec.ports[0].targetPort".
+	Path string
+	// Raw is the template string as written in the RGD.
+	Raw string
+	// Reason is the pending error.
+	Reason string
+}
+
+// RenderPartial renders like Render, except that fields whose expressions
+// wait for data (ErrPending) are left out of the object and listed instead
+// of failing the whole render. Other errors fail as in Render. When nothing
+// is unresolved the object is exactly Render's. Used by `trellis render` to
+// show what can be known before anything exists.
+func (r *Instance) RenderPartial(n *graph.Node) (*unstructured.Unstructured, []Unresolved, error) {
+	obj, err := r.Render(n)
+	if err == nil || !errors.Is(err, ErrPending) {
+		return obj, nil, err
+	}
+	vars := r.snapshot()
+	var unresolved []Unresolved
+	out := r.renderPartial(n, n.Template, vars, "", &unresolved)
+	obj = &unstructured.Unstructured{Object: out.(map[string]any)}
+	if n.Namespaced && obj.GetNamespace() == "" && !hasUnresolved(unresolved, "metadata.namespace") {
+		obj.SetNamespace(r.obj.GetNamespace())
+	}
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	for k, v := range r.labels {
+		labels[k] = v
+	}
+	labels[LabelNodeID] = n.ID
+	obj.SetLabels(labels)
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationApplyOrder] = strconv.Itoa(n.ApplyOrder)
+	obj.SetAnnotations(ann)
+	sort.Slice(unresolved, func(i, j int) bool { return unresolved[i].Path < unresolved[j].Path })
+	return obj, unresolved, nil
+}
+
+func hasUnresolved(list []Unresolved, path string) bool {
+	for _, u := range list {
+		if u.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// unresolvedValue marks a dropped field while walking.
+type unresolvedValue struct{}
+
+func (r *Instance) renderPartial(n *graph.Node, v any, vars map[string]any, path string, acc *[]Unresolved) any {
+	switch val := v.(type) {
+	case string:
+		f, ok := n.Fields[val]
+		if !ok {
+			return val
+		}
+		out, err := evalField(f, vars)
+		if err != nil {
+			*acc = append(*acc, Unresolved{Path: path, Raw: val, Reason: err.Error()})
+			return unresolvedValue{}
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(val))
+		for k, child := range val {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			c := r.renderPartial(n, child, vars, p, acc)
+			if c == cel.Omit {
+				continue
+			}
+			if _, drop := c.(unresolvedValue); drop {
+				continue
+			}
+			out[k] = c
+		}
+		return out
+	case []any:
+		out := make([]any, 0, len(val))
+		for i, child := range val {
+			c := r.renderPartial(n, child, vars, fmt.Sprintf("%s[%d]", path, i), acc)
+			if c == cel.Omit {
+				continue
+			}
+			if _, drop := c.(unresolvedValue); drop {
+				continue
+			}
+			out = append(out, c)
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// DesiredHash fingerprints a desired object the way the instance controller
+// records it in AnnotationDesiredHash: SHA-256 of its JSON encoding (map
+// keys sorted), first 12 bytes in hex.
+func DesiredHash(u *unstructured.Unstructured) string {
+	raw, _ := json.Marshal(u.Object)
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:12])
+}
