@@ -345,6 +345,7 @@ func (r *Reconciler[T]) doSync(ctx context.Context, env Env, desired T, unknown 
 		if err != nil {
 			return none, err
 		}
+		base := desired.DeepCopyObject().(T) // as on the API server
 		if err := m.AdoptionFields(desired, fields); err != nil {
 			return none, Terminal("annotation %s: %v", ackv1alpha1.AnnotationAdoptionFields, err)
 		}
@@ -355,7 +356,7 @@ func (r *Reconciler[T]) doSync(ctx context.Context, env Env, desired T, unknown 
 			}
 			return none, err
 		}
-		if err := r.markAdopted(ctx, desired, latest, !readOnly); err != nil {
+		if err := r.markAdopted(ctx, base, desired, latest, !readOnly); err != nil {
 			return none, err
 		}
 		log.Info("adopted AWS resource", "readOnly", readOnly)
@@ -409,7 +410,7 @@ func (r *Reconciler[T]) doSync(ctx context.Context, env Env, desired T, unknown 
 			if policy != ackv1alpha1.AdoptionPolicyAdoptOrCreate {
 				return syncResult[T]{latest: latest, have: true}, Terminal("Resource already exists")
 			}
-			if err := r.markAdopted(ctx, desired, latest, false); err != nil {
+			if err := r.markAdopted(ctx, desired.DeepCopyObject().(T), desired, latest, false); err != nil {
 				return none, err
 			}
 			log.Info("adopted existing AWS resource (adopt-or-create)")
@@ -495,10 +496,11 @@ func (r *Reconciler[T]) patchFinalizer(ctx context.Context, obj T, add bool) err
 }
 
 // markAdopted adds the finalizer and adopted=true, and with writeSpec the
-// observed spec, to the object on the API server.
-func (r *Reconciler[T]) markAdopted(ctx context.Context, desired, latest T, writeSpec bool) error {
-	before := desired.DeepCopyObject().(T)
-	after := desired.DeepCopyObject().(T)
+// observed spec, to the object on the API server (base is the object as
+// read from it); desired gets the new metadata.
+func (r *Reconciler[T]) markAdopted(ctx context.Context, base, desired, latest T, writeSpec bool) error {
+	before := base
+	after := base.DeepCopyObject().(T)
 	controllerutil.AddFinalizer(after, r.Finalizer())
 	a := after.GetAnnotations()
 	if a == nil {

@@ -86,7 +86,14 @@ func (m BucketManager) ReadOne(ctx context.Context, env ackrt.Env, desired *s3v1
 	c := client(env)
 	name := desired.Spec.Name
 	if _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: name}); err != nil {
-		return nil, err
+		if ackrt.AWSErrorCode(err) == "NotFound" || ackrt.AWSErrorCode(err) == "" {
+			return nil, err
+		}
+		// HEAD responses carry no error body (e.g. a bare 400 BadRequest
+		// for an invalid name); GetBucketLocation says what is wrong.
+		if _, lerr := c.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: name}); lerr != nil {
+			return nil, lerr
+		}
 	}
 	latest := desired.DeepCopy()
 	latest.Spec = s3v1alpha1.BucketSpec{Name: name, CreateBucketConfiguration: desired.Spec.CreateBucketConfiguration}
