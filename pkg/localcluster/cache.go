@@ -39,6 +39,22 @@ var kwokStages = []string{
 	"pod/fast/pod-delete.yaml",
 }
 
+// KubernetesVersion is the version of the Kubernetes components in the
+// local control plane (tools/localcluster/go.mod).
+const KubernetesVersion = "v1.36.3"
+
+// localclusterLDFlags stamps the Kubernetes version into the components (as
+// Kubernetes' own build does), so that /version and kubectl report it.
+var localclusterLDFlags = func() string {
+	var b strings.Builder
+	b.WriteString("-s -w")
+	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+		fmt.Fprintf(&b, " -X %s.gitMajor=1 -X %s.gitMinor=36 -X %s.gitVersion=%s -X %s.gitTreeState=clean",
+			pkg, pkg, pkg, KubernetesVersion, pkg)
+	}
+	return b.String()
+}()
+
 // Binary is a built multi-call control-plane binary.
 type Binary struct {
 	// Path of the executable (`<Path> etcd|apiserver|controller-manager|scheduler|kwok|kubectl`).
@@ -106,9 +122,9 @@ func isSourceDir(d string) bool {
 
 // toolHash identifies a build of a tools module: its sources, the Go version
 // and the platform.
-func toolHash(dir string, files ...string) (string, error) {
+func toolHash(dir, flags string, files ...string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(h, "%s %s/%s %s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, flags)
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
@@ -138,7 +154,7 @@ func EnsureBinary(ctx context.Context, log io.Writer) (Binary, error) {
 		return Binary{}, err
 	}
 	modDir := filepath.Join(src, "tools", "localcluster")
-	hash, err := toolHash(modDir, "go.mod", "go.sum", "main.go")
+	hash, err := toolHash(modDir, localclusterLDFlags, "go.mod", "go.sum", "main.go")
 	if err != nil {
 		return Binary{}, fmt.Errorf("reading tools/localcluster: %w", err)
 	}
@@ -171,7 +187,7 @@ func EnsureBinary(ctx context.Context, log io.Writer) (Binary, error) {
 	}
 	fmt.Fprintf(log, "trellis: building the local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, kubectl) into %s\n", dir)
 	fmt.Fprintf(log, "trellis: this happens once per version and takes about 10-15 minutes on 2 cores\n")
-	if err := goBuild(ctx, log, modDir, nil, b.Path, "."); err != nil {
+	if err := goBuild(ctx, log, modDir, nil, b.Path, ".", "-ldflags="+localclusterLDFlags); err != nil {
 		return Binary{}, err
 	}
 	kwokDir, err := goListModuleDir(ctx, modDir, "sigs.k8s.io/kwok")
@@ -201,7 +217,7 @@ func EnsureChainsaw(ctx context.Context, log io.Writer) (string, error) {
 		return "", err
 	}
 	modDir := filepath.Join(src, "tools", "chainsaw")
-	hash, err := toolHash(modDir, "go.mod", "go.sum")
+	hash, err := toolHash(modDir, "", "go.mod", "go.sum")
 	if err != nil {
 		return "", fmt.Errorf("reading tools/chainsaw: %w", err)
 	}
@@ -232,7 +248,7 @@ func EnsureChainsaw(ctx context.Context, log io.Writer) (string, error) {
 // goBuild runs `go build -v -o out pkg` in dir and reports progress to log
 // every 15 seconds. The complete output goes to out+".build.log"; a failure
 // is reported in one line with the most telling compiler line.
-func goBuild(ctx context.Context, log io.Writer, dir string, env []string, out, pkg string) error {
+func goBuild(ctx context.Context, log io.Writer, dir string, env []string, out, pkg string, flags ...string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return errors.New("building the local control plane needs the Go toolchain (`go` is not on PATH)")
@@ -244,7 +260,8 @@ func goBuild(ctx context.Context, log io.Writer, dir string, env []string, out, 
 		return err
 	}
 	defer lf.Close()
-	cmd := exec.CommandContext(ctx, goBin, "build", "-v", "-o", tmp, pkg)
+	args := append(append([]string{"build", "-v", "-o", tmp}, flags...), pkg)
+	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	// Own process group, so that an interrupt stops the compilers too.

@@ -90,6 +90,7 @@ type Cluster struct {
 	mu      sync.Mutex
 	procs   []*process
 	stopped bool
+	failed  error // a start failure or a component's unexpected exit
 	done    chan struct{}
 	err     error
 }
@@ -138,10 +139,14 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	defer func() {
 		if err != nil {
-			c.Stop()
 			if ctx.Err() != nil {
 				err = fmt.Errorf("start of the local control plane interrupted")
+			} else {
+				c.mu.Lock()
+				c.failed = err
+				c.mu.Unlock()
 			}
+			c.Stop()
 		}
 	}()
 	for _, d := range []string{c.Dir, filepath.Join(c.Dir, "logs")} {
@@ -344,6 +349,7 @@ func (c *Cluster) fail(p *process) {
 		return
 	}
 	c.err = p.exitError()
+	c.failed = c.err
 	close(c.done)
 }
 
@@ -364,8 +370,9 @@ func (c *Cluster) LogFile(component string) string {
 }
 
 // Stop stops all components (newest first; SIGTERM, then SIGKILL after a few
-// seconds) and removes the temporary directory if Start created it. It is
-// safe to call more than once.
+// seconds) and removes the temporary directory if Start created it, unless a
+// component failed (its logs stay for inspection). It is safe to call more
+// than once.
 func (c *Cluster) Stop() {
 	c.mu.Lock()
 	if c.stopped {
@@ -374,6 +381,7 @@ func (c *Cluster) Stop() {
 	}
 	c.stopped = true
 	procs := c.procs
+	failed := c.failed
 	c.mu.Unlock()
 	for _, p := range procs {
 		p.stopping.Store(true)
@@ -395,7 +403,9 @@ func (c *Cluster) Stop() {
 			}
 		}
 	}
-	if c.removeDir && c.Dir != "" {
+	// A temporary directory goes, unless a component failed: then its logs
+	// are what the user needs.
+	if c.removeDir && c.Dir != "" && failed == nil {
 		os.RemoveAll(c.Dir)
 	}
 }

@@ -260,7 +260,7 @@ func TestComponentDeathAndStop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("etcd's death was not reported")
 	}
-	if err := c.Err(); err == nil || !strings.HasPrefix(err.Error(), "etcd ") {
+	if err := c.Err(); err == nil || !strings.HasPrefix(err.Error(), "etcd exited unexpectedly") {
 		t.Errorf("Err() = %v, want one naming etcd", err)
 	}
 	c.Stop()
@@ -276,7 +276,76 @@ func TestComponentDeathAndStop(t *testing.T) {
 	} else {
 		l.Close()
 	}
+	// After a failure the logs stay for inspection.
+	if _, err := os.Stat(c.LogFile("etcd")); err != nil {
+		t.Errorf("etcd log gone after a failure: %v", err)
+	}
+	os.RemoveAll(c.Dir)
+}
+
+// TestStopRemovesTemporaryDir: a clean stop leaves nothing behind.
+func TestStopRemovesTemporaryDir(t *testing.T) {
+	if testenv.Skipped() {
+		t.Skip("integration tests off")
+	}
+	c, err := localcluster.Start(context.Background(), localcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := c.Pids()
+	c.Stop()
+	for name, pid := range pids {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("%s (pid %d) still exists after Stop: %v", name, pid, err)
+		}
+	}
 	if _, err := os.Stat(c.Dir); !os.IsNotExist(err) {
 		t.Errorf("temporary directory %s not removed: %v", c.Dir, err)
 	}
+}
+
+// TestStartInterrupted: cancelling the start stops what was started.
+func TestStartInterrupted(t *testing.T) {
+	if testenv.Skipped() {
+		t.Skip("integration tests off")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	go func() {
+		// Cancel once etcd is running, i.e. while the apiserver starts.
+		for i := 0; i < 300; i++ {
+			if _, err := os.Stat(dir + "/logs/kube-apiserver.log"); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+	}()
+	c, err := localcluster.Start(ctx, localcluster.Options{Dir: dir})
+	if err == nil {
+		c.Stop()
+		t.Skip("start finished before the cancellation")
+	}
+	if !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("error %q, want an interruption", err)
+	}
+	if left := processesMentioning(dir); len(left) > 0 {
+		t.Errorf("processes left after an interrupted start: %v", left)
+	}
+}
+
+// processesMentioning lists the pids whose command line contains s.
+func processesMentioning(s string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(b), s) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package localcluster
 
 import (
+	"errors"
 	"bufio"
 	"fmt"
 	"os"
@@ -71,11 +72,16 @@ func (p *process) running() bool {
 
 // exitError describes an unexpected exit with the most telling log line.
 func (p *process) exitError() error {
-	status := "exited"
+	status := "exit status 0"
 	if p.waitErr != nil {
 		status = p.waitErr.Error()
 	}
-	msg := fmt.Sprintf("%s %s", p.name, status)
+	msg := fmt.Sprintf("%s exited unexpectedly (%s)", p.name, status)
+	var ee *exec.ExitError
+	if errors.As(p.waitErr, &ee) && ee.ExitCode() == -1 {
+		// Killed by a signal: its log says nothing about why.
+		return fmt.Errorf("%s (log: %s)", msg, p.logPath)
+	}
 	if l := lastErrorLine(p.logPath); l != "" {
 		msg += ": " + l
 	}

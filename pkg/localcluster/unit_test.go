@@ -62,17 +62,17 @@ func TestPKI(t *testing.T) {
 func TestToolHashFollowsSources(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module x\n"), 0o644)
-	h1, err := toolHash(dir, "go.mod")
+	h1, err := toolHash(dir, "", "go.mod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2, _ := toolHash(dir, "go.mod")
+	h2, _ := toolHash(dir, "", "go.mod")
 	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module y\n"), 0o644)
-	h3, _ := toolHash(dir, "go.mod")
+	h3, _ := toolHash(dir, "", "go.mod")
 	if h1 != h2 || h1 == h3 || len(h1) != 16 {
 		t.Errorf("hashes %s %s %s", h1, h2, h3)
 	}
-	if _, err := toolHash(dir, "missing"); err == nil {
+	if _, err := toolHash(dir, "", "missing"); err == nil {
 		t.Error("missing file hashed")
 	}
 }
