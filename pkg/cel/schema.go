@@ -92,6 +92,9 @@ func buildNode(s *spec.Schema, depth int) *node {
 	if s == nil || depth > maxSchemaDepth || isXIntOrString(s) {
 		return dynNode
 	}
+	if b, _ := s.Extensions.GetBool("x-kubernetes-embedded-resource"); b {
+		s = withTypeMeta(s, false)
+	}
 	switch schemaType(s) {
 	case "string":
 		switch s.Format {
@@ -225,7 +228,15 @@ func compileSchema(varName string, s *spec.Schema, mode metaMode) *node {
 		return n
 	}
 	h := computeHash(n)
-	assignTypes(n, fmt.Sprintf("__type_%s_%08x", varName, uint32(h^(h>>32))))
+	name := fmt.Sprintf("__type_%s_%08x", varName, uint32(h^(h>>32)))
+	if n.kind == kObject {
+		// Same variable name and structure as an earlier env: reuse its
+		// typed tree instead of building another one.
+		if prev, ok := lookupObject(name); ok && prev.hash == h {
+			return prev
+		}
+	}
+	assignTypes(n, name)
 	return n
 }
 
