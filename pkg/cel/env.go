@@ -81,6 +81,8 @@ func baseEnv(opts EnvOptions) (*cel.Env, error) {
 	b.once.Do(func() {
 		o := []cel.EnvOption{
 			cel.DefaultUTCTimeZone(true),
+			// As in Kubernetes CEL: `schema.spec.ratio > 0` (double vs int).
+			cel.CrossTypeNumericComparisons(true),
 			ext.TwoVarComprehensions(),
 			ext.Lists(),
 			ext.Strings(),

@@ -174,6 +174,7 @@ func TestEvalValues(t *testing.T) {
 		{"{'a': schema.spec.replicas, 'b': [1, 2.5, 'x', null, b'hi']}", map[string]any{"a": int64(2), "b": []any{int64(1), 2.5, "x", nil, "aGk="}}, "map(string, dyn)"},
 		{"duration('1h30m')", "1h30m0s", "google.protobuf.Duration"},
 		{"1u", int64(1), "uint"},
+		{"schema.spec.ratio > 0 && schema.spec.replicas < 2.5", true, "bool"},
 		{"type(1)", "int", "type(int)"},
 	}
 	for _, c := range cases {
