@@ -3,6 +3,7 @@ package cel
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -352,7 +353,7 @@ func (a *activation) ResolveName(name string) (any, bool) {
 			if rv, isVal := raw.(ref.Val); isVal {
 				v = rv
 			} else {
-				v = toVal(raw, b.val)
+				v = toVal(normalizeRoot(raw), b.val)
 			}
 		}
 		a.cache[i] = v
@@ -362,6 +363,34 @@ func (a *activation) ResolveName(name string) (any, bool) {
 }
 
 func (a *activation) Parent() interpreter.Activation { return nil }
+
+// normalizeRoot accepts a few common shapes besides plain JSON-like data:
+// unstructured objects (anything with UnstructuredContent) and lists of
+// them or of maps.
+func normalizeRoot(raw any) any {
+	type unstructured interface{ UnstructuredContent() map[string]any }
+	switch x := raw.(type) {
+	case map[string]any, []any:
+		return raw
+	case unstructured:
+		return x.UnstructuredContent()
+	case []map[string]any:
+		out := make([]any, len(x))
+		for i, m := range x {
+			out[i] = m
+		}
+		return out
+	}
+	rv := reflect.ValueOf(raw)
+	if rv.Kind() == reflect.Slice && rv.Type().Elem().Implements(reflect.TypeOf((*unstructured)(nil)).Elem()) {
+		out := make([]any, rv.Len())
+		for i := range out {
+			out[i] = rv.Index(i).Interface().(unstructured).UnstructuredContent()
+		}
+		return out
+	}
+	return raw
+}
 
 // Omit is returned by Eval when the expression evaluated to omit(): the
 // field (or list element) must be removed from the rendered object.

@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 )
 
@@ -175,6 +176,17 @@ func TestEvalValues(t *testing.T) {
 		{"duration('1h30m')", "1h30m0s", "google.protobuf.Duration"},
 		{"1u", int64(1), "uint"},
 		{"schema.spec.ratio > 0 && schema.spec.replicas < 2.5", true, "bool"},
+		{"deployment.status.?readyReplicas.orValue(0) > 0", false, "bool"},
+		{"deployment.status.?availableReplicas.orValue(0) > 0", true, "bool"},
+		{"schema.spec.tags.?missing.orValue('none')", "none", "string"},
+		{"has(schema.spec.values) && schema.spec.values.a.b == 'deep'", true, "bool"},
+		{"configs.all(c, c.metadata.name.startsWith('c'))", true, "bool"},
+		{"configs.exists_one(c, c.data.k == '2')", true, "bool"},
+		{"'team' in schema.metadata.labels && 443 in schema.spec.ports", true, "bool"},
+		{"schema.metadata.labels == {'team': 'a'}", true, "bool"},
+		{"deployment.metadata.name + '.' + deployment.metadata.namespace + '.svc'", "app.ns1.svc", "string"},
+		{"schema.spec.items.map(i, {'name': i.name, 'containerPort': i.port})",
+			[]any{map[string]any{"name": "one", "containerPort": int64(1)}, map[string]any{"name": "two", "containerPort": int64(2)}}, "list(map(string, dyn))"},
 		{"type(1)", "int", "type(int)"},
 	}
 	for _, c := range cases {
@@ -472,5 +484,27 @@ func TestClusterScopedAndStripStatus(t *testing.T) {
 	}
 	if _, err := env.Compile("schema.status"); err == nil {
 		t.Error("schema.status must be undefined")
+	}
+}
+
+func TestInputShapes(t *testing.T) {
+	env := testEnv(t, EnvOptions{})
+	data := sampleData()
+	cm := func(name string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": name}}}
+	}
+	for _, in := range []any{
+		[]map[string]any{{"metadata": map[string]any{"name": "a"}}, {"metadata": map[string]any{"name": "b"}}},
+		[]*unstructured.Unstructured{cm("a"), cm("b")},
+	} {
+		data["configs"] = in
+		got, err := eval(t, env, "configs.map(c, c.metadata.name)", data)
+		if err != nil || !reflect.DeepEqual(got, []any{"a", "b"}) {
+			t.Errorf("%T: %#v %v", in, got, err)
+		}
+	}
+	data["deployment"] = &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"replicas": int64(7)}}}
+	if got, err := eval(t, env, "deployment.spec.replicas", data); err != nil || got != int64(7) {
+		t.Errorf("unstructured: %#v %v", got, err)
 	}
 }
