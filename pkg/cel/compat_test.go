@@ -165,3 +165,18 @@ func TestSchemaFromCRD(t *testing.T) {
 		}
 	}
 }
+
+func TestAllOfWrapper(t *testing.T) {
+	s := mustJSON(t, `{"type":"object","properties":{"spec":{"allOf":[{"type":"object","properties":{"replicas":{"type":"integer"}}}],"default":{}}}}`)
+	env, err := NewEnv([]Variable{{Name: "d", Schema: s}}, EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := env.Compile("d.spec.replicas")
+	if err != nil || p.OutputType.String() != "int" {
+		t.Fatalf("%v %v", p, err)
+	}
+	if _, err := env.Compile("d.spec.replica"); err == nil {
+		t.Error("typo through allOf wrapper accepted")
+	}
+}

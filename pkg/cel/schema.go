@@ -92,6 +92,15 @@ func buildNode(s *spec.Schema, depth int) *node {
 	if s == nil || depth > maxSchemaDepth || isXIntOrString(s) {
 		return dynNode
 	}
+	if schemaType(s) == "" && !isXPreserve(s) {
+		// Unresolved-style wrappers (`allOf: [<schema>]`, as kube-openapi
+		// emits around refs): use the first typed member.
+		for i := range s.AllOf {
+			if schemaType(&s.AllOf[i]) != "" {
+				return buildNode(&s.AllOf[i], depth)
+			}
+		}
+	}
 	if b, _ := s.Extensions.GetBool("x-kubernetes-embedded-resource"); b {
 		s = withTypeMeta(s, false)
 	}
