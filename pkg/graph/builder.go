@@ -320,8 +320,22 @@ func (b *builder) checkScope(n *pendingNode) error {
 func (b *builder) compileNode(n *pendingNode) error {
 	deps := map[string]bool{}
 	if n.Template != nil {
-		if err := b.walkTemplate(n, n.Template, n.schema, "template", deps); err != nil {
-			return err
+		for k, v := range n.Template {
+			var s *spec.Schema
+			switch k {
+			case "apiVersion", "kind":
+				continue // validated by validateTemplateShape
+			case "metadata":
+				s = &objectMetaSchema
+			default:
+				var ok bool
+				if s, ok = propertySchema(n.schema, k); !ok {
+					return errorf(n.ID, "template."+k, "schema not found for field %s (unknown field)", k)
+				}
+			}
+			if err := b.walkTemplate(n, v, s, "template."+k, deps); err != nil {
+				return err
+			}
 		}
 	} else {
 		ext := n.res.ExternalRef
