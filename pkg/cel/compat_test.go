@@ -180,3 +180,54 @@ func TestAllOfWrapper(t *testing.T) {
 		t.Error("typo through allOf wrapper accepted")
 	}
 }
+
+func TestAPIServerSchemas(t *testing.T) {
+	core := apiserverSchemas(t)
+	env, err := NewEnv([]Variable{
+		{Name: "deployment", Schema: core["apps/v1/Deployment"]},
+		{Name: "service", Schema: core["v1/Service"]},
+		{Name: "hpa", Schema: core["autoscaling/v2/HorizontalPodAutoscaler"]},
+	}, EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{
+		"deployment.spec.replicas":                                            "int",
+		"deployment.metadata.creationTimestamp":                               "google.protobuf.Timestamp",
+		"deployment.metadata.labels":                                          "map(string, string)",
+		"deployment.spec.template.spec.containers[0].ports[0].containerPort":  "int",
+		"deployment.spec.template.spec.containers[0].resources.limits['cpu']": "dyn",
+		"service.spec.ports[0].targetPort":                                    "dyn",
+		"service.spec.clusterIP":                                              "string",
+		"hpa.spec.metrics[0].resource.target.averageUtilization":              "int",
+		"has(deployment.status.availableReplicas)":                            "bool",
+	}
+	for expr, want := range types {
+		p, err := env.Compile(expr)
+		if err != nil {
+			t.Errorf("%s: %v", expr, err)
+			continue
+		}
+		if p.OutputType.String() != want {
+			t.Errorf("%s: %s, want %s", expr, p.OutputType, want)
+		}
+	}
+	for _, bad := range []string{"deployment.status.availableReplica", "deployment.spec.template.spec.container", "service.spec.clusterIp"} {
+		if _, err := env.Compile(bad); err == nil || !strings.Contains(err.Error(), "undefined field") {
+			t.Errorf("%s: want undefined field, got %v", bad, err)
+		}
+	}
+	// Field checks against the real schemas.
+	p, _ := env.Compile("deployment.spec.replicas")
+	minReplicas := core["autoscaling/v2/HorizontalPodAutoscaler"].Properties["spec"].Properties["minReplicas"]
+	if err := CheckAssignable(p.OutputType, &minReplicas); err != nil {
+		t.Error(err)
+	}
+	p, _ = env.Compile("deployment.status.conditions")
+	if err := CheckAssignable(p.OutputType, core["apps/v1/Deployment"].Properties["status"].Properties["conditions"].Items.Schema); err == nil {
+		t.Error("a list must not be assignable to an object")
+	}
+	if err := CheckAssignable(p.OutputType, ptr(core["apps/v1/Deployment"].Properties["status"].Properties["conditions"])); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,6 +1,7 @@
 package cel
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apiserver/pkg/cel/openapi/resolver"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 	"sigs.k8s.io/yaml"
 )
@@ -316,3 +318,55 @@ func keys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// apiserverSchemas loads the API server's published OpenAPI v3 schemas of
+// the core kinds under test from the compiled-in snapshot kept by the
+// builtin resolver, with refs resolved the Kubernetes way.
+func apiserverSchemas(t *testing.T) map[string]*spec.Schema {
+	dir := "../graph/resolver/builtin/data"
+	out := map[string]*spec.Schema{}
+	for gvk := range coreKinds {
+		i := strings.LastIndex(gvk, "/")
+		gv, kind := gvk[:i], gvk[i+1:]
+		f, err := os.Open(filepath.Join(dir, strings.ReplaceAll(gv, "/", "_")+".json.gz"))
+		if err != nil {
+			t.Skipf("API server schema snapshot not available: %v", err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Schemas map[string]*spec.Schema `json:"schemas"`
+		}
+		if err := json.NewDecoder(zr).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		for name, s := range doc.Schemas {
+			var gvks []map[string]string
+			if err := s.Extensions.GetObject("x-kubernetes-group-version-kind", &gvks); err != nil {
+				continue
+			}
+			for _, g := range gvks {
+				if g["kind"] != kind || (g["group"] == "" && gv != g["version"]) || (g["group"] != "" && gv != g["group"]+"/"+g["version"]) {
+					continue
+				}
+				resolved, err := resolver.PopulateRefs(func(ref string) (*spec.Schema, bool) {
+					s, ok := doc.Schemas[strings.TrimPrefix(ref, "#/components/schemas/")]
+					return s, ok
+				}, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[gvk] = resolved
+			}
+		}
+		if out[gvk] == nil {
+			t.Fatalf("no schema for %s in the snapshot", gvk)
+		}
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
