@@ -26,6 +26,6 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newControllerCommand(), newUpCommand(), newKubectlCommand(), newVersionCommand())
-	root.AddCommand(newValidateCommand(), newRenderCommand(), newCRDCommand(), newGraphCommand())
+	root.AddCommand(newValidateCommand(), newRenderCommand(), newCRDCommand(), newGraphCommand(), newDiffCommand())
 	return root
 }
