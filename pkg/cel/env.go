@@ -1,6 +1,7 @@
 package cel
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -191,7 +192,7 @@ func (e *Env) Compile(expr string) (*Program, error) {
 	if iss != nil && iss.Err() != nil {
 		return nil, iss.Err()
 	}
-	prg, err := e.env.Program(checked, cel.EvalOptions(cel.OptOptimize))
+	prg, err := e.env.Program(checked, cel.EvalOptions(cel.OptOptimize), cel.InterruptCheckFrequency(interruptEvery))
 	if err != nil {
 		return nil, err
 	}
@@ -271,9 +272,26 @@ func mergePaths(a, b []string) []string {
 // element). An optional with a value returns the value.
 func (p *Program) Eval(vars map[string]any) (any, error) {
 	if p.parts != nil {
-		return p.evalTemplate(vars)
+		return p.evalTemplate(nil, vars)
 	}
-	v, err := p.EvalVal(vars)
+	v, err := p.evalVal(nil, vars)
+	if err != nil {
+		return nil, err
+	}
+	return toJSON(v)
+}
+
+// interruptEvery is how many comprehension iterations run between checks
+// of the context given to EvalContext.
+const interruptEvery = 100
+
+// EvalContext is Eval with cancellation: comprehensions stop when ctx is
+// done (guards against runaway expressions in user-supplied graphs).
+func (p *Program) EvalContext(ctx context.Context, vars map[string]any) (any, error) {
+	if p.parts != nil {
+		return p.evalTemplate(ctx, vars)
+	}
+	v, err := p.evalVal(ctx, vars)
 	if err != nil {
 		return nil, err
 	}
@@ -282,8 +300,12 @@ func (p *Program) Eval(vars map[string]any) (any, error) {
 
 // EvalVal evaluates and returns the raw CEL value.
 func (p *Program) EvalVal(vars map[string]any) (ref.Val, error) {
+	return p.evalVal(nil, vars)
+}
+
+func (p *Program) evalVal(ctx context.Context, vars map[string]any) (ref.Val, error) {
 	if p.parts != nil {
-		s, err := p.evalTemplate(vars)
+		s, err := p.evalTemplate(ctx, vars)
 		if err != nil {
 			return nil, err
 		}
@@ -295,14 +317,20 @@ func (p *Program) EvalVal(vars map[string]any) (ref.Val, error) {
 	} else {
 		act.cache = make([]ref.Val, len(p.binds))
 	}
-	out, _, err := p.prg.Eval(&act)
+	var out ref.Val
+	var err error
+	if ctx != nil {
+		out, _, err = p.prg.ContextEval(ctx, &act)
+	} else {
+		out, _, err = p.prg.Eval(&act)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (p *Program) evalTemplate(vars map[string]any) (any, error) {
+func (p *Program) evalTemplate(ctx context.Context, vars map[string]any) (any, error) {
 	if len(p.parts) == 1 && p.parts[0].prg == nil {
 		return p.parts[0].lit, nil
 	}
@@ -312,7 +340,7 @@ func (p *Program) evalTemplate(vars map[string]any) (any, error) {
 			b.WriteString(part.lit)
 			continue
 		}
-		v, err := part.prg.EvalVal(vars)
+		v, err := part.prg.evalVal(ctx, vars)
 		if err != nil {
 			return nil, err
 		}

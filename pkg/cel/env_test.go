@@ -1,6 +1,7 @@
 package cel
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -506,5 +507,26 @@ func TestInputShapes(t *testing.T) {
 	data["deployment"] = &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"replicas": int64(7)}}}
 	if got, err := eval(t, env, "deployment.spec.replicas", data); err != nil || got != int64(7) {
 		t.Errorf("unstructured: %#v %v", got, err)
+	}
+}
+
+func TestEvalContext(t *testing.T) {
+	env := testEnv(t, EnvOptions{})
+	p, err := env.Compile("lists.range(2000).map(i, lists.range(2000).filter(j, j == i)).size()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.EvalContext(ctx, sampleData()); err == nil || IsPending(err) {
+		t.Errorf("cancelled evaluation: %v", err)
+	}
+	q, _ := env.Compile("schema.spec.name")
+	if v, err := q.EvalContext(context.Background(), sampleData()); err != nil || v != "app" {
+		t.Errorf("%v %v", v, err)
+	}
+	r, _ := env.CompileTemplate("${schema.spec.name}-x")
+	if v, err := r.EvalContext(context.Background(), sampleData()); err != nil || v != "app-x" {
+		t.Errorf("%v %v", v, err)
 	}
 }
