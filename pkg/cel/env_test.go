@@ -530,3 +530,22 @@ func TestEvalContext(t *testing.T) {
 		t.Errorf("%v %v", v, err)
 	}
 }
+
+func TestDottedPropertyNames(t *testing.T) {
+	s := mustJSON(t, `{"type":"object","properties":{
+	  "x":{"type":"object","properties":{"y":{"type":"object","properties":{"a":{"type":"string"}}}}},
+	  "x.y":{"type":"object","properties":{"b":{"type":"integer"}}}}}`)
+	env, err := NewEnv([]Variable{{Name: "v", Schema: s, Plain: true}}, EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for expr, want := range map[string]string{"v.x.y.a": "string"} {
+		p, err := env.Compile(expr)
+		if err != nil || p.OutputType.String() != want {
+			t.Errorf("%s: %v %v", expr, p, err)
+		}
+	}
+	if _, err := env.Compile("v.x.y.b"); err == nil {
+		t.Error("fields of `x.y` leaked into x.y")
+	}
+}

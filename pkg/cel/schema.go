@@ -170,8 +170,7 @@ func scalarNode(k kind) *node {
 
 func listNode(elem *node) *node { return &node{kind: kList, elem: elem} }
 
-// finishNode computes hashes bottom-up, then names object types and
-// computes CEL types. prefix is the type name of this node.
+// computeHash computes structural hashes bottom-up (cached in the nodes).
 func computeHash(n *node) uint64 {
 	if n.hash != 0 {
 		return n.hash
@@ -195,6 +194,8 @@ func computeHash(n *node) uint64 {
 	return n.hash
 }
 
+// assignTypes names object types after their path below name and computes
+// the CEL types, top-down.
 func assignTypes(n *node, name string) {
 	switch n.kind {
 	case kList:
@@ -206,13 +207,13 @@ func assignTypes(n *node, name string) {
 	case kObject:
 		n.typeName = name
 		for k, c := range n.props {
-			assignTypes(c, name+"."+k)
+			// Dots in property names would make paths ambiguous.
+			assignTypes(c, name+"."+strings.ReplaceAll(k, ".", "~"))
 		}
 		n.celType = cel.ObjectType(name)
-		if prev, loaded := typeRegistry.LoadOrStore(name, n); loaded {
-			// Same name means same structure; keep one canonical node.
-			_ = prev
-		}
+		// Same name means same structure, so the first node stored is as
+		// good as any.
+		typeRegistry.LoadOrStore(name, n)
 	}
 }
 
