@@ -175,6 +175,9 @@ type Program struct {
 	// paths read from it ("spec.replicas", "status.conditions"); "" means
 	// the variable is used as a whole. Keys are exact; paths best effort.
 	References map[string][]string
+	// UsesOmit reports whether the expression calls omit() (kro rejects it
+	// on metadata.name and required metadata.namespace).
+	UsesOmit bool
 
 	prg   cel.Program
 	binds []*varInfo // variables the program reads, resolved at Eval
@@ -197,7 +200,13 @@ func (e *Env) Compile(expr string) (*Program, error) {
 		return nil, err
 	}
 	p := &Program{Expr: expr, OutputType: checked.OutputType(), prg: prg}
-	p.References = references(checked.NativeRep().Expr(), e.vars)
+	root := checked.NativeRep().Expr()
+	p.References = references(root, e.vars)
+	ast.PostOrderVisit(root, ast.NewExprVisitor(func(x ast.Expr) {
+		if x.Kind() == ast.CallKind && x.AsCall().FunctionName() == "omit" && len(x.AsCall().Args()) == 0 {
+			p.UsesOmit = true
+		}
+	}))
 	for name := range p.References {
 		p.binds = append(p.binds, e.vars[name])
 	}
@@ -231,6 +240,7 @@ func (e *Env) CompileTemplate(s string) (*Program, error) {
 			return nil, fmt.Errorf("expression %q in string template %q must return string, got %s", seg.Text, s, typeString(sub.OutputType))
 		}
 		p.parts = append(p.parts, templatePart{prg: sub})
+		p.UsesOmit = p.UsesOmit || sub.UsesOmit
 		for k, paths := range sub.References {
 			p.References[k] = mergePaths(p.References[k], paths)
 		}

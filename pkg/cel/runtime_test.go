@@ -142,6 +142,12 @@ func TestOmit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !p.UsesOmit {
+		t.Error("UsesOmit not set")
+	}
+	if q, _ := env.Compile("schema.spec.name"); q.UsesOmit {
+		t.Error("UsesOmit set without omit()")
+	}
 	if err := CheckAssignable(p.OutputType, mustJSON(t, `{"type":"integer"}`)); err != nil {
 		t.Errorf("omit() branch must be assignable: %v", err)
 	}
