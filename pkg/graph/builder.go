@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	celgo "github.com/google/cel-go/cel"
+	celtypes "github.com/google/cel-go/common/types"
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -53,6 +54,7 @@ type builder struct {
 	resolver Resolver
 	graph    *Graph
 	env      *cel.Env
+	vars     []cel.Variable
 	ids      map[string]bool
 }
 
@@ -120,11 +122,11 @@ func (b *builder) build() (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	vars := []cel.Variable{{Name: SchemaVar, Schema: instanceSchema}}
+	b.vars = []cel.Variable{{Name: SchemaVar, Schema: instanceSchema, ClusterScoped: scope == extv1.ClusterScoped}}
 	for _, n := range nodes {
-		vars = append(vars, cel.Variable{Name: n.ID, Schema: n.schema, List: n.isList()})
+		b.vars = append(b.vars, cel.Variable{Name: n.ID, Schema: n.schema, List: n.isList()})
 	}
-	if b.env, err = cel.NewEnv(vars, cel.EnvOptions{}); err != nil {
+	if b.env, err = cel.NewEnv(b.vars, cel.EnvOptions{}); err != nil {
 		return nil, errorf("", "", "building CEL environment: %v", err)
 	}
 	deps := map[string][]string{}
@@ -213,8 +215,8 @@ func (b *builder) declareNodes() ([]*pendingNode, error) {
 		if (res.Template == nil) == (res.ExternalRef == nil) {
 			return nil, errorf(res.ID, "", "exactly one of template or externalRef must be set")
 		}
-		if len(res.ForEach) > 0 {
-			return nil, errorf(res.ID, "forEach", "collections (forEach) are not supported yet")
+		if len(res.ForEach) > MaxCollectionDimensions {
+			return nil, errorf(res.ID, "forEach", "%d dimensions exceed the limit of %d", len(res.ForEach), MaxCollectionDimensions)
 		}
 		n := &pendingNode{Node: &Node{ID: res.ID, Index: i, Fields: map[string]*Field{}}, res: res}
 		var apiVersion, kind string
@@ -319,6 +321,13 @@ func (b *builder) checkScope(n *pendingNode) error {
 // records which resources it reads.
 func (b *builder) compileNode(n *pendingNode) error {
 	deps := map[string]bool{}
+	env := b.env
+	if len(n.res.ForEach) > 0 {
+		var err error
+		if env, err = b.compileForEach(n, deps); err != nil {
+			return err
+		}
+	}
 	if n.Template != nil {
 		for k, v := range n.Template {
 			var s *spec.Schema
@@ -333,27 +342,30 @@ func (b *builder) compileNode(n *pendingNode) error {
 					return errorf(n.ID, "template."+k, "schema not found for field %s (unknown field)", k)
 				}
 			}
-			if err := b.walkTemplate(n, v, s, "template."+k, deps); err != nil {
+			if err := b.walkTemplate(env, n, v, s, "template."+k, deps); err != nil {
 				return err
 			}
+		}
+		if err := checkIteratorsInIdentity(n); err != nil {
+			return err
 		}
 	} else {
 		ext := n.res.ExternalRef
 		n.External = &External{Selector: ext.Metadata.Selector}
 		var err error
 		if ext.Metadata.Name != "" {
-			if n.External.Name, err = b.compileString(n.ID, "externalRef.metadata.name", ext.Metadata.Name, stringSchema, deps); err != nil {
+			if n.External.Name, err = b.compileString(b.env, n.ID, "externalRef.metadata.name", ext.Metadata.Name, stringSchema, deps); err != nil {
 				return err
 			}
 		}
 		if ext.Metadata.Namespace != "" {
-			if n.External.Namespace, err = b.compileString(n.ID, "externalRef.metadata.namespace", ext.Metadata.Namespace, stringSchema, deps); err != nil {
+			if n.External.Namespace, err = b.compileString(b.env, n.ID, "externalRef.metadata.namespace", ext.Metadata.Namespace, stringSchema, deps); err != nil {
 				return err
 			}
 		}
 	}
 	for i, expr := range n.res.IncludeWhen {
-		p, err := b.compileCondition(n.ID, fmt.Sprintf("includeWhen[%d]", i), expr)
+		p, err := b.compileCondition(b.env, n.ID, fmt.Sprintf("includeWhen[%d]", i), expr)
 		if err != nil {
 			return err
 		}
@@ -367,21 +379,31 @@ func (b *builder) compileNode(n *pendingNode) error {
 		}
 		n.IncludeWhen = append(n.IncludeWhen, p)
 	}
+	readyEnv, self := b.env, n.ID
+	if len(n.res.ForEach) > 0 {
+		// Readiness of a collection is judged per item, through `each`.
+		var err error
+		if readyEnv, err = cel.NewEnv([]cel.Variable{{Name: EachVar, Schema: n.schema}}, cel.EnvOptions{}); err != nil {
+			return errorf(n.ID, "readyWhen", "%v", err)
+		}
+		self = EachVar
+	}
 	for i, expr := range n.res.ReadyWhen {
-		p, err := b.compileCondition(n.ID, fmt.Sprintf("readyWhen[%d]", i), expr)
+		p, err := b.compileCondition(readyEnv, n.ID, fmt.Sprintf("readyWhen[%d]", i), expr)
 		if err != nil {
 			return err
 		}
 		for ref := range p.References {
-			if ref != n.ID {
-				return errorf(n.ID, fmt.Sprintf("readyWhen[%d]", i), "readyWhen may only reference %q, not %q", n.ID, ref)
+			if ref != self {
+				return errorf(n.ID, fmt.Sprintf("readyWhen[%d]", i), "readyWhen may only reference %q, not %q", self, ref)
 			}
 		}
 		n.ReadyWhen = append(n.ReadyWhen, p)
 	}
-	delete(deps, SchemaVar)
 	for d := range deps {
-		n.Dependencies = append(n.Dependencies, d)
+		if b.ids[d] {
+			n.Dependencies = append(n.Dependencies, d)
+		}
 	}
 	sort.Slice(n.Dependencies, func(i, j int) bool {
 		return b.graph.ByID[n.Dependencies[i]].Index < b.graph.ByID[n.Dependencies[j]].Index
@@ -389,7 +411,7 @@ func (b *builder) compileNode(n *pendingNode) error {
 	return nil
 }
 
-func (b *builder) compileCondition(id, path, raw string) (*cel.Program, error) {
+func (b *builder) compileCondition(env *cel.Env, id, path, raw string) (*cel.Program, error) {
 	expr, ok, err := cel.Standalone(raw)
 	if err != nil {
 		return nil, errorf(id, path, "%v", err)
@@ -397,7 +419,7 @@ func (b *builder) compileCondition(id, path, raw string) (*cel.Program, error) {
 	if !ok {
 		return nil, errorf(id, path, "must be a single ${...} expression, got %q", raw)
 	}
-	p, err := b.env.Compile(expr)
+	p, err := env.Compile(expr)
 	if err != nil {
 		return nil, errorf(id, path, "%v", err)
 	}
@@ -412,7 +434,7 @@ var stringSchema = &spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"st
 
 // compileString compiles one string of a template that carries expressions,
 // checking that its value fits the schema of the field it fills.
-func (b *builder) compileString(id, path, raw string, want *spec.Schema, deps map[string]bool) (*Field, error) {
+func (b *builder) compileString(env *cel.Env, id, path, raw string, want *spec.Schema, deps map[string]bool) (*Field, error) {
 	segs, err := cel.ParseTemplate(raw)
 	if err != nil {
 		return nil, errorf(id, path, "%v", err)
@@ -423,7 +445,7 @@ func (b *builder) compileString(id, path, raw string, want *spec.Schema, deps ma
 			f.Parts = append(f.Parts, Part{Text: seg.Text})
 			continue
 		}
-		p, err := b.env.Compile(seg.Text)
+		p, err := env.Compile(seg.Text)
 		if err != nil {
 			return nil, errorf(id, path, "%v", err)
 		}
@@ -438,7 +460,9 @@ func (b *builder) compileString(id, path, raw string, want *spec.Schema, deps ma
 			if ref == id {
 				return nil, errorf(id, path, "self references are not allowed (${%s})", seg.Text)
 			}
-			deps[ref] = true
+			if b.ids[ref] {
+				deps[ref] = true
+			}
 		}
 		f.Parts = append(f.Parts, Part{Program: p})
 	}
@@ -453,13 +477,13 @@ func (b *builder) compileString(id, path, raw string, want *spec.Schema, deps ma
 // walkTemplate visits every value of a template alongside the schema of the
 // field it fills: expressions are compiled and type-checked, literal fields
 // must exist in the schema.
-func (b *builder) walkTemplate(n *pendingNode, v any, s *spec.Schema, path string, deps map[string]bool) error {
+func (b *builder) walkTemplate(env *cel.Env, n *pendingNode, v any, s *spec.Schema, path string, deps map[string]bool) error {
 	switch val := v.(type) {
 	case string:
 		if !cel.HasExpression(val) {
 			return checkLiteral(n.ID, path, val, s)
 		}
-		f, err := b.compileString(n.ID, path, val, s, deps)
+		f, err := b.compileString(env, n.ID, path, val, s, deps)
 		if err != nil {
 			return err
 		}
@@ -477,7 +501,7 @@ func (b *builder) walkTemplate(n *pendingNode, v any, s *spec.Schema, path strin
 			if !ok {
 				return errorf(n.ID, path+"."+k, "schema not found for field %s (unknown field)", k)
 			}
-			if err := b.walkTemplate(n, child, cs, path+"."+k, deps); err != nil {
+			if err := b.walkTemplate(env, n, child, cs, path+"."+k, deps); err != nil {
 				return err
 			}
 		}
@@ -490,7 +514,7 @@ func (b *builder) walkTemplate(n *pendingNode, v any, s *spec.Schema, path strin
 			is = s.Items.Schema
 		}
 		for i, child := range val {
-			if err := b.walkTemplate(n, child, is, fmt.Sprintf("%s[%d]", path, i), deps); err != nil {
+			if err := b.walkTemplate(env, n, child, is, fmt.Sprintf("%s[%d]", path, i), deps); err != nil {
 				return err
 			}
 		}
@@ -568,11 +592,10 @@ func (b *builder) compileStatusValue(v any, path string) (*StatusField, *extv1.J
 			return nil, nil, errorf("", path, "status fields must be CEL expressions, got literal %q", val)
 		}
 		deps := map[string]bool{}
-		f, err := b.compileString("", path, val, nil, deps)
+		f, err := b.compileString(b.env, "", path, val, nil, deps)
 		if err != nil {
 			return nil, nil, err
 		}
-		delete(deps, SchemaVar)
 		sf := &StatusField{Leaf: f}
 		for d := range deps {
 			sf.Dependencies = append(sf.Dependencies, d)
@@ -697,4 +720,101 @@ func withObjectMeta(s *spec.Schema) *spec.Schema {
 	}
 	out.Properties["metadata"] = objectMetaSchema
 	return &out
+}
+
+// compileForEach compiles the dimensions of a collection and returns the
+// environment its template is compiled in: the graph's variables plus one
+// iterator per dimension, typed with the element type of its list.
+func (b *builder) compileForEach(n *pendingNode, deps map[string]bool) (*cel.Env, error) {
+	vars := append([]cel.Variable{}, b.vars...)
+	seen := map[string]bool{}
+	for i, dim := range n.res.ForEach {
+		path := fmt.Sprintf("forEach[%d]", i)
+		if len(dim) != 1 {
+			return nil, errorf(n.ID, path, "each dimension must have exactly one iterator, has %d", len(dim))
+		}
+		for name, raw := range dim {
+			switch {
+			case !idPattern.MatchString(name):
+				return nil, errorf(n.ID, path, "iterator %q must be lowerCamelCase", name)
+			case reserved[name]:
+				return nil, errorf(n.ID, path, "iterator %q is a reserved word", name)
+			case b.ids[name]:
+				return nil, errorf(n.ID, path, "iterator %q has the name of a resource", name)
+			case seen[name]:
+				return nil, errorf(n.ID, path, "duplicate iterator %q", name)
+			}
+			seen[name] = true
+			p, err := b.compileCondition0(n.ID, path+"."+name, raw)
+			if err != nil {
+				return nil, err
+			}
+			if p.OutputType.Kind() != celtypes.ListKind && !p.OutputType.IsExactType(celgo.DynType) {
+				return nil, errorf(n.ID, path+"."+name, "must return a list, returns %s", p.OutputType)
+			}
+			elem := celgo.DynType
+			if params := p.OutputType.Parameters(); len(params) == 1 {
+				elem = params[0]
+			}
+			for ref := range p.References {
+				if ref == n.ID {
+					return nil, errorf(n.ID, path, "self references are not allowed")
+				}
+				if b.ids[ref] {
+					deps[ref] = true
+				}
+			}
+			n.ForEach = append(n.ForEach, &Dimension{Name: name, Program: p})
+			vars = append(vars, cel.Variable{Name: name, Type: elem})
+		}
+	}
+	env, err := cel.NewEnv(vars, cel.EnvOptions{})
+	if err != nil {
+		return nil, errorf(n.ID, "forEach", "%v", err)
+	}
+	return env, nil
+}
+
+// compileCondition0 compiles a standalone expression of any type.
+func (b *builder) compileCondition0(id, path, raw string) (*cel.Program, error) {
+	expr, ok, err := cel.Standalone(raw)
+	if err != nil {
+		return nil, errorf(id, path, "%v", err)
+	}
+	if !ok {
+		return nil, errorf(id, path, "must be a single ${...} expression, got %q", raw)
+	}
+	p, err := b.env.Compile(expr)
+	if err != nil {
+		return nil, errorf(id, path, "%v", err)
+	}
+	return p, nil
+}
+
+// checkIteratorsInIdentity: every iterator must shape the item's name (or
+// namespace), or the items of a collection would collide.
+func checkIteratorsInIdentity(n *pendingNode) error {
+	if len(n.ForEach) == 0 {
+		return nil
+	}
+	md := n.Template["metadata"].(map[string]any)
+	used := map[string]bool{}
+	for _, key := range []string{"name", "namespace"} {
+		s, _ := md[key].(string)
+		if f, ok := n.Fields[s]; ok {
+			for _, p := range f.Parts {
+				if p.Program != nil {
+					for ref := range p.Program.References {
+						used[ref] = true
+					}
+				}
+			}
+		}
+	}
+	for _, d := range n.ForEach {
+		if !used[d.Name] {
+			return errorf(n.ID, "template.metadata.name", "iterator %q must be used in metadata.name or metadata.namespace so that items are distinct", d.Name)
+		}
+	}
+	return nil
 }

@@ -79,10 +79,32 @@ type Node struct {
 	Dependencies []string
 	// Dependents are the ids that read this node.
 	Dependents []string
+	// ForEach makes the node a collection: one object per combination of
+	// the dimensions' items (first dimension outermost).
+	ForEach []*Dimension
 	// ApplyOrder is the 1-based layer of the node: 1 + the highest layer of
 	// its dependencies. Deletion removes the highest layer first.
 	ApplyOrder int
 }
+
+// Dimension is one forEach iterator.
+type Dimension struct {
+	Name    string
+	Program *cel.Program
+}
+
+// IsCollection reports whether other nodes see this node as a list.
+func (n *Node) IsCollection() bool {
+	return len(n.ForEach) > 0 || (n.External != nil && n.External.Selector != nil)
+}
+
+// Limits of collections, as kro's defaults.
+const (
+	MaxCollectionSize       = 1000
+	MaxCollectionDimensions = 10
+	// EachVar is the variable readyWhen of a collection reads.
+	EachVar = "each"
+)
 
 // External describes an externalRef.
 type External struct {

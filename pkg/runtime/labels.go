@@ -17,6 +17,8 @@ const (
 	LabelInstanceKind      = "kro.run/instance-kind"
 	LabelManagedBy         = "app.kubernetes.io/managed-by"
 	LabelNodeID            = "kro.run/node-id"
+	LabelCollectionIndex   = "kro.run/collection-index"
+	LabelCollectionSize    = "kro.run/collection-size"
 
 	AnnotationApplyOrder = "internal.kro.run/apply-order"
 	// AnnotationDesiredHash fingerprints the desired state last applied, so

@@ -52,6 +52,7 @@ type Instance struct {
 	mu       sync.RWMutex
 	vars     map[string]any
 	observed map[string]*unstructured.Unstructured
+	lists    map[string][]*unstructured.Unstructured
 	status   map[string]*NodeStatus
 }
 
@@ -72,6 +73,7 @@ func New(g *graph.Graph, instance *unstructured.Unstructured, ownerLabels map[st
 		labels:   ownerLabels,
 		vars:     map[string]any{graph.SchemaVar: self},
 		observed: map[string]*unstructured.Unstructured{},
+		lists:    map[string][]*unstructured.Unstructured{},
 		status:   make(map[string]*NodeStatus, len(g.Nodes)),
 	}
 	for _, n := range g.Nodes {
@@ -172,7 +174,65 @@ func (r *Instance) Included(n *graph.Node) (bool, error) {
 // Render returns the desired object of a template node, labelled and
 // namespaced, ready to apply.
 func (r *Instance) Render(n *graph.Node) (*unstructured.Unstructured, error) {
+	return r.renderWith(n, r.snapshot(), nil)
+}
+
+// Item is one element of a collection: its iterator values and position.
+type Item struct {
+	Bindings map[string]any
+	Index    int
+}
+
+// Expand evaluates the forEach dimensions of a collection node into the
+// cartesian product of their items, first dimension outermost.
+func (r *Instance) Expand(n *graph.Node) ([]Item, error) {
 	vars := r.snapshot()
+	combos := []map[string]any{{}}
+	for _, d := range n.ForEach {
+		v, err := eval(d.Program, vars)
+		if err != nil {
+			return nil, fmt.Errorf("forEach %s: %w", d.Name, err)
+		}
+		list, ok := v.([]any)
+		if !ok {
+			return nil, fmt.Errorf("forEach %s: expression returned %T, not a list", d.Name, v)
+		}
+		next := make([]map[string]any, 0, len(combos)*len(list))
+		for _, c := range combos {
+			for _, item := range list {
+				m := make(map[string]any, len(c)+1)
+				for k, v := range c {
+					m[k] = v
+				}
+				m[d.Name] = item
+				next = append(next, m)
+			}
+		}
+		if len(next) > graph.MaxCollectionSize {
+			return nil, fmt.Errorf("collection has %d items, more than the limit of %d", len(next), graph.MaxCollectionSize)
+		}
+		combos = next
+	}
+	items := make([]Item, len(combos))
+	for i, c := range combos {
+		items[i] = Item{Bindings: c, Index: i}
+	}
+	return items, nil
+}
+
+// RenderItem renders one item of a collection.
+func (r *Instance) RenderItem(n *graph.Node, item Item, size int) (*unstructured.Unstructured, error) {
+	vars := r.snapshot()
+	for k, v := range item.Bindings {
+		vars[k] = v
+	}
+	return r.renderWith(n, vars, map[string]string{
+		LabelCollectionIndex: strconv.Itoa(item.Index),
+		LabelCollectionSize:  strconv.Itoa(size),
+	})
+}
+
+func (r *Instance) renderWith(n *graph.Node, vars map[string]any, extraLabels map[string]string) (*unstructured.Unstructured, error) {
 	out, err := r.render(n, n.Template, vars)
 	if err != nil {
 		return nil, err
@@ -192,6 +252,9 @@ func (r *Instance) Render(n *graph.Node) (*unstructured.Unstructured, error) {
 		labels[k] = v
 	}
 	labels[LabelNodeID] = n.ID
+	for k, v := range extraLabels {
+		labels[k] = v
+	}
 	obj.SetLabels(labels)
 	ann := obj.GetAnnotations()
 	if ann == nil {
@@ -275,6 +338,51 @@ func (r *Instance) Observe(id string, obj *unstructured.Unstructured) {
 		return
 	}
 	r.vars[id] = obj.Object
+}
+
+// ObserveList records the objects of a collection or of a selector
+// externalRef; other expressions see them as a list.
+func (r *Instance) ObserveList(id string, objs []*unstructured.Unstructured) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lists[id] = objs
+	items := make([]any, len(objs))
+	for i, o := range objs {
+		items[i] = o.Object
+	}
+	r.vars[id] = items
+}
+
+// ObservedList returns what was observed of a collection.
+func (r *Instance) ObservedList(id string) []*unstructured.Unstructured {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.lists[id]
+}
+
+// ReadyList judges a collection: every item must pass readyWhen (through
+// `each`); without readyWhen, all desired items must exist.
+func (r *Instance) ReadyList(n *graph.Node, desired int) (bool, string, error) {
+	objs := r.ObservedList(n.ID)
+	if len(objs) < desired {
+		return false, fmt.Sprintf("%d of %d items exist", len(objs), desired), nil
+	}
+	for _, o := range objs {
+		vars := map[string]any{graph.EachVar: o.Object}
+		for i, p := range n.ReadyWhen {
+			v, err := eval(p, vars)
+			if errors.Is(err, ErrPending) {
+				return false, fmt.Sprintf("item %s: readyWhen[%d]: %v", o.GetName(), i, err), nil
+			}
+			if err != nil {
+				return false, "", fmt.Errorf("item %s: readyWhen[%d]: %w", o.GetName(), i, err)
+			}
+			if b, ok := v.(bool); !ok || !b {
+				return false, fmt.Sprintf("item %s: readyWhen[%d] %s is false", o.GetName(), i, p.Expr), nil
+			}
+		}
+	}
+	return true, "", nil
 }
 
 // Ready evaluates readyWhen against the observed object; without readyWhen

@@ -54,6 +54,10 @@ type Controller struct {
 	queue     workqueue.TypedRateLimitingInterface[key]
 	instances *informerSet
 	children  *informerSet
+	externals *informerSet
+
+	extMu       sync.Mutex
+	extWatchers map[schema.GroupVersionResource]map[key][]externalRef
 
 	mu    sync.RWMutex
 	regs  map[schema.GroupVersionResource]*registration
@@ -79,6 +83,8 @@ func New(dyn dynamic.Interface, log logr.Logger, opts Options) *Controller {
 	}
 	c.instances = newInformerSet(dyn, "", c.onInstanceEvent)
 	c.children = newInformerSet(dyn, trt.LabelOwned+"=true", c.onChildEvent)
+	c.externals = newInformerSet(dyn, "", c.onExternalEvent)
+	c.extWatchers = map[schema.GroupVersionResource]map[key][]externalRef{}
 	return c
 }
 
@@ -86,6 +92,7 @@ func New(dyn dynamic.Interface, log logr.Logger, opts Options) *Controller {
 func (c *Controller) Start(ctx context.Context) error {
 	c.instances.start(ctx)
 	c.children.start(ctx)
+	c.externals.start(ctx)
 	close(c.ready)
 	var wg sync.WaitGroup
 	for i := 0; i < c.opts.Workers; i++ {
@@ -159,7 +166,7 @@ func (c *Controller) registration(gvr schema.GroupVersionResource) *registration
 
 // onInstanceEvent enqueues on create, delete, spec (generation) changes,
 // deletion start and suspension flips; status-only writes (ours) are ignored.
-func (c *Controller) onInstanceEvent(obj, old any) {
+func (c *Controller) onInstanceEvent(_ schema.GroupVersionResource, obj, old any) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
 		return
@@ -179,7 +186,7 @@ func (c *Controller) onInstanceEvent(obj, old any) {
 }
 
 // onChildEvent routes a child's event to the instance that owns it.
-func (c *Controller) onChildEvent(obj, old any) {
+func (c *Controller) onChildEvent(_ schema.GroupVersionResource, obj, old any) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
 		return

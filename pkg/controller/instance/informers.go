@@ -29,14 +29,14 @@ type informer struct {
 type informerSet struct {
 	dyn      dynamic.Interface
 	selector string // label selector; "" watches everything
-	onEvent  func(obj any, old any)
+	onEvent  func(gvr schema.GroupVersionResource, obj, old any)
 
 	mu    sync.Mutex
 	ctx   context.Context
 	items map[schema.GroupVersionResource]*informer
 }
 
-func newInformerSet(dyn dynamic.Interface, selector string, onEvent func(obj, old any)) *informerSet {
+func newInformerSet(dyn dynamic.Interface, selector string, onEvent func(gvr schema.GroupVersionResource, obj, old any)) *informerSet {
 	return &informerSet{dyn: dyn, selector: selector, onEvent: onEvent, items: map[schema.GroupVersionResource]*informer{}}
 }
 
@@ -96,13 +96,13 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 		return obj, nil
 	})
 	_, _ = si.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { s.onEvent(obj, nil) },
-		UpdateFunc: func(old, obj any) { s.onEvent(obj, old) },
+		AddFunc:    func(obj any) { s.onEvent(gvr, obj, nil) },
+		UpdateFunc: func(old, obj any) { s.onEvent(gvr, obj, old) },
 		DeleteFunc: func(obj any) {
 			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = t.Obj
 			}
-			s.onEvent(obj, nil)
+			s.onEvent(gvr, obj, nil)
 		},
 	})
 	inf := &informer{SharedIndexInformer: si}

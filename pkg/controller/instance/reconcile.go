@@ -11,10 +11,11 @@ import (
 	"strings"
 	"sync"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/trellis-dev/trellis/api/v1alpha1"
 	"github.com/trellis-dev/trellis/pkg/graph"
@@ -29,8 +30,12 @@ func suspended(u *unstructured.Unstructured) bool {
 func (c *Controller) reconcile(ctx context.Context, k key) error {
 	inf := c.instances.get(k.gvr)
 	obj, exists, err := inf.GetStore().GetByKey(cacheKey(k.namespace, k.name))
-	if err != nil || !exists {
+	if err != nil {
 		return err
+	}
+	if !exists {
+		c.forgetExternals(k)
+		return nil
 	}
 	inst := obj.(*unstructured.Unstructured).DeepCopy()
 	reg := c.registration(k.gvr)
@@ -59,7 +64,7 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 			wg.Add(1)
 			go func(n *graph.Node) {
 				defer wg.Done()
-				c.syncNode(ctx, rt, n)
+				c.syncNode(ctx, k, rt, n)
 			}(n)
 		}
 		wg.Wait()
@@ -159,9 +164,9 @@ func hasString(list []string, s string) bool {
 }
 
 // syncNode brings one node to its desired state and records the outcome.
-func (c *Controller) syncNode(ctx context.Context, rt *trt.Instance, n *graph.Node) {
+func (c *Controller) syncNode(ctx context.Context, k key, rt *trt.Instance, n *graph.Node) {
 	if n.External != nil {
-		c.syncExternal(ctx, rt, n)
+		c.syncExternal(ctx, k, rt, n)
 		return
 	}
 	included, err := rt.Included(n)
@@ -176,6 +181,10 @@ func (c *Controller) syncNode(ctx context.Context, rt *trt.Instance, n *graph.No
 		rt.Set(n.ID, trt.StateSkipped, "includeWhen is false")
 		return
 	}
+	if len(n.ForEach) > 0 {
+		c.syncCollection(ctx, rt, n)
+		return
+	}
 	desired, err := rt.Render(n)
 	switch {
 	case errors.Is(err, trt.ErrPending):
@@ -185,6 +194,22 @@ func (c *Controller) syncNode(ctx context.Context, rt *trt.Instance, n *graph.No
 		rt.Set(n.ID, trt.StateError, err.Error())
 		return
 	}
+	observed, waitReason, err := c.ensure(ctx, n, desired)
+	switch {
+	case err != nil:
+		rt.Set(n.ID, trt.StateError, err.Error())
+		return
+	case waitReason != "":
+		rt.Set(n.ID, trt.StateWaiting, waitReason)
+		return
+	}
+	rt.Observe(n.ID, observed)
+	c.markReadiness(rt, n)
+}
+
+// ensure applies desired unless the cached child already matches it, and
+// returns the object as it is on the server.
+func (c *Controller) ensure(ctx context.Context, n *graph.Node, desired *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
 	hash := desiredHash(desired)
 	ann := desired.GetAnnotations()
 	ann[trt.AnnotationDesiredHash] = hash
@@ -193,21 +218,83 @@ func (c *Controller) syncNode(ctx context.Context, rt *trt.Instance, n *graph.No
 	live := c.cachedChild(n, desired.GetNamespace(), desired.GetName())
 	switch {
 	case live != nil && live.GetDeletionTimestamp() != nil:
-		rt.Observe(n.ID, nil)
-		rt.Set(n.ID, trt.StateWaiting, fmt.Sprintf("%s %s is being deleted", n.GVK.Kind, desired.GetName()))
-		return
+		return nil, fmt.Sprintf("%s %s is being deleted", n.GVK.Kind, desired.GetName()), nil
 	case live != nil && live.GetAnnotations()[trt.AnnotationDesiredHash] == hash && contains(live.Object, desired.Object):
-		rt.Observe(n.ID, live)
-	default:
-		applied, err := c.dyn.Resource(n.GVR).Namespace(desired.GetNamespace()).Apply(ctx, desired.GetName(), desired,
-			metav1.ApplyOptions{FieldManager: c.opts.FieldManager, Force: true})
+		return live, "", nil
+	}
+	applied, err := c.dyn.Resource(n.GVR).Namespace(desired.GetNamespace()).Apply(ctx, desired.GetName(), desired,
+		metav1.ApplyOptions{FieldManager: c.opts.FieldManager, Force: true})
+	if err != nil {
+		return nil, "", fmt.Errorf("applying %s %s: %v", n.GVK.Kind, desired.GetName(), err)
+	}
+	return applied, "", nil
+}
+
+// syncCollection expands a forEach node and ensures every item.
+func (c *Controller) syncCollection(ctx context.Context, rt *trt.Instance, n *graph.Node) {
+	items, err := rt.Expand(n)
+	switch {
+	case errors.Is(err, trt.ErrPending):
+		rt.Set(n.ID, trt.StateWaiting, err.Error())
+		return
+	case err != nil:
+		rt.Set(n.ID, trt.StateError, err.Error())
+		return
+	}
+	desired := make([]*unstructured.Unstructured, len(items))
+	seen := map[string]int{}
+	for i, item := range items {
+		d, err := rt.RenderItem(n, item, len(items))
 		if err != nil {
-			rt.Set(n.ID, trt.StateError, fmt.Sprintf("applying %s %s: %v", n.GVK.Kind, desired.GetName(), err))
+			state := trt.StateError
+			if errors.Is(err, trt.ErrPending) {
+				state = trt.StateWaiting
+			}
+			rt.Set(n.ID, state, fmt.Sprintf("item %d: %v", i, err))
 			return
 		}
-		rt.Observe(n.ID, applied)
+		id := cacheKey(d.GetNamespace(), d.GetName())
+		if j, dup := seen[id]; dup {
+			rt.Set(n.ID, trt.StateError, fmt.Sprintf("items %d and %d both render %s %s: collection items must be distinct", j, i, n.GVK.Kind, id))
+			return
+		}
+		seen[id] = i
+		desired[i] = d
 	}
-	c.markReadiness(rt, n)
+	observed := make([]*unstructured.Unstructured, len(items))
+	errs := make([]error, len(items))
+	waits := make([]string, len(items))
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for i := range desired {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			observed[i], waits[i], errs[i] = c.ensure(ctx, n, desired[i])
+		}(i)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		rt.Set(n.ID, trt.StateError, err.Error())
+		return
+	}
+	for _, w := range waits {
+		if w != "" {
+			rt.Set(n.ID, trt.StateWaiting, w)
+			return
+		}
+	}
+	rt.ObserveList(n.ID, observed)
+	ready, reason, err := rt.ReadyList(n, len(items))
+	switch {
+	case err != nil:
+		rt.Set(n.ID, trt.StateError, err.Error())
+	case !ready:
+		rt.Set(n.ID, trt.StateWaiting, reason)
+	default:
+		rt.Set(n.ID, trt.StateReady, "")
+	}
 }
 
 func (c *Controller) markReadiness(rt *trt.Instance, n *graph.Node) {
@@ -222,8 +309,9 @@ func (c *Controller) markReadiness(rt *trt.Instance, n *graph.Node) {
 	}
 }
 
-// syncExternal reads an externalRef; it is never written.
-func (c *Controller) syncExternal(ctx context.Context, rt *trt.Instance, n *graph.Node) {
+// syncExternal reads an externalRef from a watched cache; it is never
+// written. The instance is re-enqueued when the object appears or changes.
+func (c *Controller) syncExternal(ctx context.Context, k key, rt *trt.Instance, n *graph.Node) {
 	ns, name, err := rt.ExternalName(n)
 	if err != nil {
 		state := trt.StateError
@@ -233,20 +321,48 @@ func (c *Controller) syncExternal(ctx context.Context, rt *trt.Instance, n *grap
 		rt.Set(n.ID, state, err.Error())
 		return
 	}
+	ref := externalRef{gvr: n.GVR, namespace: ns, name: name}
 	if n.External.Selector != nil {
-		rt.Set(n.ID, trt.StateError, "externalRef with a selector is not supported yet")
+		sel, err := metav1.LabelSelectorAsSelector(n.External.Selector)
+		if err != nil {
+			rt.Set(n.ID, trt.StateError, fmt.Sprintf("externalRef selector: %v", err))
+			return
+		}
+		ref.name, ref.selector = "", sel
+	}
+	c.watchExternal(k, ref)
+	if !c.externals.waitSynced(ctx, n.GVR) {
+		rt.Set(n.ID, trt.StateWaiting, "waiting for the cache of "+n.GVR.Resource)
 		return
 	}
-	obj, err := c.dyn.Resource(n.GVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	inf := c.externals.get(n.GVR)
+	if ref.selector != nil {
+		var objs []any
+		if ns == "" {
+			objs = inf.GetStore().List()
+		} else {
+			objs, _ = inf.GetIndexer().ByIndex(cache.NamespaceIndex, ns)
+		}
+		var matched []*unstructured.Unstructured
+		for _, o := range objs {
+			u := o.(*unstructured.Unstructured)
+			if ref.selector.Matches(labels.Set(u.GetLabels())) {
+				matched = append(matched, u)
+			}
+		}
+		sort.Slice(matched, func(i, j int) bool {
+			return cacheKey(matched[i].GetNamespace(), matched[i].GetName()) < cacheKey(matched[j].GetNamespace(), matched[j].GetName())
+		})
+		rt.ObserveList(n.ID, matched)
+		rt.Set(n.ID, trt.StateReady, "")
+		return
+	}
+	obj, ok, _ := inf.GetStore().GetByKey(cacheKey(ns, name))
+	if !ok {
 		rt.Set(n.ID, trt.StateWaiting, fmt.Sprintf("waiting for external reference %s %s", n.GVK.Kind, cacheKey(ns, name)))
 		return
 	}
-	if err != nil {
-		rt.Set(n.ID, trt.StateError, fmt.Sprintf("reading external reference: %v", err))
-		return
-	}
-	rt.Observe(n.ID, obj)
+	rt.Observe(n.ID, obj.(*unstructured.Unstructured))
 	c.markReadiness(rt, n)
 }
 
@@ -272,6 +388,9 @@ func (c *Controller) prune(ctx context.Context, reg *registration, inst *unstruc
 	for _, n := range reg.graph.Nodes {
 		if rt.Status(n.ID).State != trt.StateSkipped && n.External == nil {
 			if o := rt.Observed(n.ID); o != nil {
+				wanted[string(o.GetUID())] = true
+			}
+			for _, o := range rt.ObservedList(n.ID) {
 				wanted[string(o.GetUID())] = true
 			}
 		}
