@@ -162,6 +162,8 @@ func docPos(d *Document) Position {
 	return Position{File: d.File, Line: d.Root.Line, Col: d.Root.Column}
 }
 
+var cycleRE = regexp.MustCompile(`cycle: ([A-Za-z0-9]+) ->`)
+
 // celPos matches the position cel-go puts in its messages.
 var celPos = regexp.MustCompile(`<input>:(\d+):(\d+): `)
 
@@ -186,6 +188,27 @@ func (c *Checker) diagnose(doc *Document, err error) Diagnostic {
 	}
 	from := doc.Root
 	display := path
+	// Schema errors carry their own path inside the SimpleSchema
+	// ("spec.name: invalid ..."): point at that field.
+	if be.Resource == "" && strings.HasPrefix(path, "spec.schema.") {
+		if inner, rest, ok := strings.Cut(msg, ": "); ok && !strings.ContainsAny(inner, " \t") {
+			cand := "spec.schema." + inner
+			if !strings.HasPrefix(inner, "spec.") && !strings.HasPrefix(inner, "status.") && !strings.HasPrefix(inner, "types.") {
+				cand = path + "." + inner
+			}
+			if _, _, ok := Locate(doc.Root, cand); ok {
+				path, display, msg = cand, cand, rest
+			}
+		}
+	}
+	// A cycle is reported on its first resource.
+	if m := cycleRE.FindStringSubmatch(msg); m != nil && be.Resource == "" {
+		if res, _ := resourceNode(doc.Root, m[1]); res != nil {
+			if n, _, ok := Locate(res, "id"); ok {
+				return Diagnostic{Pos: Position{File: doc.File, Line: n.Line, Col: n.Column}, Path: "resources[" + m[1] + "]", Msg: msg}
+			}
+		}
+	}
 	if be.Resource != "" && !strings.HasPrefix(path, "spec.") {
 		res, _ := resourceNode(doc.Root, be.Resource)
 		if res != nil {
