@@ -169,7 +169,9 @@ func TestSeedWebApp(t *testing.T) {
 
 	rgd := load(t, seed("000-webapp-rgd.yaml"))
 	apply(t, c, rgdGVR, rgd)
-	t.Cleanup(func() { _ = c.Dynamic.Resource(rgdGVR).Delete(context.Background(), rgd.GetName(), metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = c.Dynamic.Resource(rgdGVR).Delete(context.Background(), rgd.GetName(), metav1.DeleteOptions{})
+	})
 	waitFor(t, time.Minute, "RGD Active", func() (*unstructured.Unstructured, error) {
 		return c.Dynamic.Resource(rgdGVR).Get(ctx, rgd.GetName(), metav1.GetOptions{})
 	}, func(u *unstructured.Unstructured) bool { return state(u) == "Active" })
