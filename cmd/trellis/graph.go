@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -38,6 +40,9 @@ Output formats: text (a tree, coloured on a terminal), mermaid, dot.`,
 			useColor := color == "always" || (color == "auto" && os.Getenv("NO_COLOR") == "" &&
 				term.IsTerminal(int(os.Stdout.Fd())))
 			if len(args) == 1 {
+				if kind, name, ok := strings.Cut(args[0], "/"); !ok || kind == "" || name == "" {
+					return fmt.Errorf("want <kind>/<name> (e.g. webapp/test-app), got %q", args[0])
+				}
 				c, err := cli.Connect(f.kubeconfig, f.context)
 				if err != nil {
 					return err
