@@ -566,7 +566,9 @@ func (b *builder) compileStatus() (*extv1.JSONSchemaProps, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.graph.Status = root
+	if len(root.Children) > 0 {
+		b.graph.Status = root
+	}
 	return props, nil
 }
 
@@ -576,8 +578,14 @@ func (b *builder) compileStatusValue(v any, path string) (*StatusField, *extv1.J
 		sf := &StatusField{Children: map[string]*StatusField{}}
 		props := &extv1.JSONSchemaProps{Type: "object", Properties: map[string]extv1.JSONSchemaProps{}}
 		for k, child := range val {
-			if path == "spec.schema.status" && (k == "state" || k == "conditions") {
-				return nil, nil, errorf("", path+"."+k, "%q is managed by trellis and cannot be projected (custom conditions are not supported yet)", k)
+			if path == "spec.schema.status" && k == "state" {
+				return nil, nil, errorf("", path+"."+k, "%q is managed by trellis and cannot be projected", k)
+			}
+			if path == "spec.schema.status" && k == "conditions" {
+				if err := b.compileConditions(child, path+"."+k); err != nil {
+					return nil, nil, err
+				}
+				continue
 			}
 			c, p, err := b.compileStatusValue(child, path+"."+k)
 			if err != nil {
@@ -777,6 +785,10 @@ func (b *builder) compileForEach(n *pendingNode, deps map[string]bool) (*cel.Env
 
 // compileCondition0 compiles a standalone expression of any type.
 func (b *builder) compileCondition0(id, path, raw string) (*cel.Program, error) {
+	return b.compileCondition0With(b.env, id, path, raw)
+}
+
+func (b *builder) compileCondition0With(env *cel.Env, id, path, raw string) (*cel.Program, error) {
 	expr, ok, err := cel.Standalone(raw)
 	if err != nil {
 		return nil, errorf(id, path, "%v", err)
@@ -784,7 +796,7 @@ func (b *builder) compileCondition0(id, path, raw string) (*cel.Program, error) 
 	if !ok {
 		return nil, errorf(id, path, "must be a single ${...} expression, got %q", raw)
 	}
-	p, err := b.env.Compile(expr)
+	p, err := env.Compile(expr)
 	if err != nil {
 		return nil, errorf(id, path, "%v", err)
 	}
@@ -815,6 +827,31 @@ func checkIteratorsInIdentity(n *pendingNode) error {
 		if !used[d.Name] {
 			return errorf(n.ID, "template.metadata.name", "iterator %q must be used in metadata.name or metadata.namespace so that items are distinct", d.Name)
 		}
+	}
+	return nil
+}
+
+// compileConditions compiles status.conditions: a list of standalone
+// expressions, each a runtime.newCondition(...) or a list of them.
+func (b *builder) compileConditions(v any, path string) error {
+	list, ok := v.([]any)
+	if !ok {
+		return errorf("", path, "must be a list of ${runtime.newCondition(...)} expressions")
+	}
+	env, err := cel.NewEnv(b.vars, cel.EnvOptions{Runtime: true})
+	if err != nil {
+		return errorf("", path, "%v", err)
+	}
+	for i, item := range list {
+		raw, ok := item.(string)
+		if !ok {
+			return errorf("", fmt.Sprintf("%s[%d]", path, i), "must be a ${...} expression")
+		}
+		p, err := b.compileCondition0With(env, "", fmt.Sprintf("%s[%d]", path, i), raw)
+		if err != nil {
+			return err
+		}
+		b.graph.Conditions = append(b.graph.Conditions, p)
 	}
 	return nil
 }

@@ -28,6 +28,9 @@ type Graph struct {
 	ByID map[string]*Node
 	// Status is the compiled status projection (nil when the RGD declares none).
 	Status *StatusField
+	// Conditions are the author's custom conditions (status.conditions),
+	// each returning a condition or a list of them.
+	Conditions []*cel.Program
 	// Hash fingerprints the spec the graph was built from.
 	Hash string
 }

@@ -487,7 +487,7 @@ func evalField(f *graph.Field, vars map[string]any) (any, error) {
 
 func eval(p *cel.Program, vars map[string]any) (any, error) {
 	for ref := range p.References {
-		if _, ok := vars[ref]; !ok {
+		if _, ok := vars[ref]; !ok && ref != cel.RuntimeVarName {
 			return nil, fmt.Errorf("${%s}: %w: %s is not observed yet", p.Expr, ErrPending, ref)
 		}
 	}
@@ -499,4 +499,52 @@ func eval(p *cel.Program, vars map[string]any) (any, error) {
 		return nil, fmt.Errorf("${%s}: %w", p.Expr, err)
 	}
 	return v, nil
+}
+
+// Conditions evaluates the author's custom conditions. builtin are the
+// conditions trellis computed, readable through runtime.condition(schema,
+// 'Type'). Failing expressions are reported; the others are kept.
+func (r *Instance) Conditions(builtin []any) ([]map[string]any, error) {
+	if len(r.g.Conditions) == 0 {
+		return nil, nil
+	}
+	vars := r.snapshot()
+	self := make(map[string]any, 5)
+	for k, v := range vars[graph.SchemaVar].(map[string]any) {
+		self[k] = v
+	}
+	self["status"] = map[string]any{"conditions": builtin}
+	vars[graph.SchemaVar] = self
+	var out []map[string]any
+	var errs []error
+	seen := map[string]bool{}
+	add := func(i int, v any) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			errs = append(errs, fmt.Errorf("status.conditions[%d]: returned %T, not a condition", i, v))
+			return
+		}
+		t, _ := m["type"].(string)
+		if seen[t] {
+			errs = append(errs, fmt.Errorf("status.conditions[%d]: duplicate condition type %q", i, t))
+			return
+		}
+		seen[t] = true
+		out = append(out, m)
+	}
+	for i, p := range r.g.Conditions {
+		v, err := eval(p, vars)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("status.conditions[%d]: %w", i, err))
+			continue
+		}
+		if list, ok := v.([]any); ok {
+			for _, item := range list {
+				add(i, item)
+			}
+			continue
+		}
+		add(i, v)
+	}
+	return out, errors.Join(errs...)
 }

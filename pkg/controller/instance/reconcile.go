@@ -79,7 +79,17 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 	if statusErr != nil {
 		res.errors = append(res.errors, statusErr.Error())
 	}
-	if err := c.writeStatus(ctx, k, inst, res.status(inst, user)); err != nil {
+	var custom func([]any) ([]map[string]any, error)
+	if len(reg.graph.Conditions) > 0 {
+		custom = func(builtin []any) ([]map[string]any, error) {
+			conds, err := rt.Conditions(builtin)
+			if err != nil {
+				c.log.Info("custom condition failed", "namespace", k.namespace, "name", k.name, "error", err.Error())
+			}
+			return conds, err
+		}
+	}
+	if err := c.writeStatus(ctx, k, inst, res.status(inst, user, custom)); err != nil {
 		return err
 	}
 	if res.retry {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -70,7 +71,7 @@ func (r *result) settled() bool {
 }
 
 // status builds the full instance status from the evaluation.
-func (r *result) status(inst *unstructured.Unstructured, user map[string]any) map[string]any {
+func (r *result) status(inst *unstructured.Unstructured, user map[string]any, custom func([]any) ([]map[string]any, error)) map[string]any {
 	gen := inst.GetGeneration()
 	conds := existingConditions(inst)
 	set := func(t string, ok bool, reason, msg string) {
@@ -101,7 +102,60 @@ func (r *result) status(inst *unstructured.Unstructured, user map[string]any) ma
 		set(CondResourcesReady, true, "AllResourcesReady", "all resources are created and ready")
 	}
 	setReady(&conds, gen)
-	return composeStatus(user, state, conds)
+	if custom == nil {
+		return composeStatus(user, state, conds)
+	}
+	// The author's conditions replace the built-in ones on the wire; the
+	// built-ins stay readable to them through runtime.condition(schema, …).
+	authored, err := custom(toList(conds))
+	if err != nil {
+		state = StateError
+	}
+	out := composeStatus(user, state, nil)
+	prev := existingConditions(inst)
+	list := make([]any, 0, len(authored))
+	for _, c := range authored {
+		m := map[string]any{"observedGeneration": gen}
+		for k, v := range c {
+			m[k] = v
+		}
+		for _, key := range []string{"reason", "message"} {
+			if _, ok := m[key]; !ok {
+				m[key] = ""
+			}
+		}
+		ltt := metav1.Now().UTC().Format(time.RFC3339)
+		if p := meta.FindStatusCondition(prev, fmt.Sprint(m["type"])); p != nil && string(p.Status) == fmt.Sprint(m["status"]) {
+			ltt = p.LastTransitionTime.UTC().Format(time.RFC3339)
+		}
+		m["lastTransitionTime"] = ltt
+		list = append(list, m)
+	}
+	if err != nil {
+		// Say why on the wire, unless the author owns that condition type.
+		if !hasType(authored, CondGraphResolved) {
+			list = append(list, map[string]any{"type": CondGraphResolved, "status": "False", "reason": "ConditionEvaluationFailed",
+				"message": err.Error(), "observedGeneration": gen, "lastTransitionTime": metav1.Now().UTC().Format(time.RFC3339)})
+		}
+	}
+	out["conditions"] = list
+	return out
+}
+
+func hasType(conds []map[string]any, t string) bool {
+	for _, c := range conds {
+		if c["type"] == t {
+			return true
+		}
+	}
+	return false
+}
+
+func toList(conds []metav1.Condition) []any {
+	raw, _ := json.Marshal(conds)
+	var list []any
+	_ = json.Unmarshal(raw, &list)
+	return list
 }
 
 // setReady mirrors the worst of the other conditions into Ready.
@@ -149,10 +203,7 @@ func composeStatus(user map[string]any, state string, conds []metav1.Condition) 
 		out[k] = v
 	}
 	out["state"] = state
-	raw, _ := json.Marshal(sorted)
-	var list []any
-	_ = json.Unmarshal(raw, &list)
-	out["conditions"] = list
+	out["conditions"] = toList(sorted)
 	return out
 }
 
