@@ -10,7 +10,8 @@
 // compile every expression once (Env.Compile for the text inside ${ },
 // Env.CompileTemplate for a whole field value), then call Program.Eval for
 // every instance; Eval is allocation-light (a few hundred ns for field reads)
-// and safe for concurrent use.
+// and safe for concurrent use. EvalContext stops runaway comprehensions when
+// its context is done; EvalVal returns the raw CEL value.
 //
 // # Typing
 //
