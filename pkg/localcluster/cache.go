@@ -267,6 +267,11 @@ func goBuild(ctx context.Context, log io.Writer, dir string, env []string, out, 
 	// Own process group, so that an interrupt stops the compilers too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	fmt.Fprintf(log, "trellis: resolving %s's dependencies (downloads modules on first use)\n", filepath.Base(out))
+	total := ""
+	if n := countDeps(ctx, goBin, dir, cmd.Env, pkg); n > 0 {
+		total = fmt.Sprintf(" of at most %d", n)
+	}
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
 	cmd.Stderr = pw
@@ -293,8 +298,8 @@ func goBuild(ctx context.Context, log io.Writer, dir string, env []string, out, 
 			}
 			if time.Since(last) >= 15*time.Second {
 				last = time.Now()
-				fmt.Fprintf(log, "trellis: building %s: %d packages compiled, %s elapsed\n",
-					filepath.Base(out), n, time.Since(start).Round(time.Second))
+				fmt.Fprintf(log, "trellis: building %s: %d%s packages compiled, %s elapsed\n",
+					filepath.Base(out), n, total, time.Since(start).Round(time.Second))
 			}
 		}
 	}()
@@ -316,6 +321,21 @@ func goBuild(ctx context.Context, log io.Writer, dir string, env []string, out, 
 	}
 	fmt.Fprintf(log, "trellis: built %s in %s\n", out, time.Since(start).Round(time.Second))
 	return nil
+}
+
+// countDeps is the number of packages pkg depends on (0 if unknown), for
+// progress output.
+func countDeps(ctx context.Context, goBin, dir string, env []string, pkg string) int {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goBin, "list", "-deps", pkg)
+	cmd.Dir = dir
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(out, []byte("\n"))
 }
 
 func goListModuleDir(ctx context.Context, dir, module string) (string, error) {
