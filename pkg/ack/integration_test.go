@@ -33,6 +33,7 @@ import (
 	s3v1alpha1 "github.com/trellis-dev/trellis/api/ack/s3/v1alpha1"
 	"github.com/trellis-dev/trellis/pkg/ack"
 	"github.com/trellis-dev/trellis/pkg/ack/acktest"
+	"github.com/trellis-dev/trellis/pkg/operator"
 	"github.com/trellis-dev/trellis/pkg/testenv"
 )
 
@@ -78,7 +79,8 @@ var logs = &switchWriter{}
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logs)))
-	os.Exit(testenv.Run(m, testenv.Options{}))
+	// Full: the RGD tests' Deployments need scheduled, ready pods.
+	os.Exit(testenv.Run(m, testenv.Options{Full: true}))
 }
 
 // fixture is one test's world: local AWS servers, the ACK controllers in a
@@ -99,6 +101,8 @@ type startOptions struct {
 	edit func(*ack.Options)
 	// s3Proxy routes the controllers' S3 traffic through a counting proxy.
 	s3Proxy bool
+	// operator also runs trellis's RGD and instance controllers.
+	operator bool
 }
 
 func scheme() *runtime.Scheme {
@@ -145,6 +149,11 @@ func start(t *testing.T, so startOptions) *fixture {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if so.operator {
+		if err := operator.Setup(mgr, operator.Options{InstanceWorkers: 4, RGDWorkers: 2, InstallCRDs: true}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := ack.Setup(mgr, opts); err != nil {
 		t.Fatal(err)

@@ -7,9 +7,13 @@
 // (int64) and boolean; pointers are followed; slices become arrays and
 // maps objects with additionalProperties; metav1.Time is a date-time string.
 // Struct tag `ack:"required"` adds the field to its parent's required list and
-// `ack:"immutable"` adds the CEL rule self == oldSelf (as ACK does). Every
-// object under spec preserves unknown fields, so that fields of ACK's API
-// that trellis does not implement reach the controller, which reports them.
+// `ack:"immutable"` adds the CEL rule self == oldSelf (as ACK does), and
+// `ack:"extension"` marks a trellis field that ACK's CRD does not have.
+// `ack:"unimplemented=<object|array|string|boolean|integer>"` declares a field
+// of ACK's API that trellis does not implement: objects (and array items)
+// preserve unknown fields, so the API server keeps what a manifest sets
+// there and the controller reports it. Other unknown fields are pruned, as
+// with ACK's CRDs.
 package crdgen
 
 import (
@@ -83,11 +87,11 @@ func CRD(k Kind) (*apiextv1.CustomResourceDefinition, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s has no Status field", t)
 	}
-	spec, err := schemaFor(specF.Type, true)
+	spec, err := schemaFor(specF.Type)
 	if err != nil {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
-	status, err := schemaFor(statusF.Type, false)
+	status, err := schemaFor(statusF.Type)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
@@ -147,7 +151,7 @@ func YAML(k Kind) ([]byte, error) {
 
 var timeType = reflect.TypeOf(metav1.Time{})
 
-func schemaFor(t reflect.Type, preserve bool) (*apiextv1.JSONSchemaProps, error) {
+func schemaFor(t reflect.Type) (*apiextv1.JSONSchemaProps, error) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -162,7 +166,7 @@ func schemaFor(t reflect.Type, preserve bool) (*apiextv1.JSONSchemaProps, error)
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		return &apiextv1.JSONSchemaProps{Type: "integer", Format: "int64"}, nil
 	case reflect.Slice:
-		items, err := schemaFor(t.Elem(), preserve)
+		items, err := schemaFor(t.Elem())
 		if err != nil {
 			return nil, err
 		}
@@ -171,17 +175,14 @@ func schemaFor(t reflect.Type, preserve bool) (*apiextv1.JSONSchemaProps, error)
 		if t.Key().Kind() != reflect.String {
 			return nil, fmt.Errorf("map key %s is not a string", t.Key())
 		}
-		v, err := schemaFor(t.Elem(), preserve)
+		v, err := schemaFor(t.Elem())
 		if err != nil {
 			return nil, err
 		}
 		return &apiextv1.JSONSchemaProps{Type: "object", AdditionalProperties: &apiextv1.JSONSchemaPropsOrBool{Allows: true, Schema: v}}, nil
 	case reflect.Struct:
 		s := &apiextv1.JSONSchemaProps{Type: "object", Properties: map[string]apiextv1.JSONSchemaProps{}}
-		if preserve {
-			s.XPreserveUnknownFields = ptr(true)
-		}
-		if err := addFields(s, t, preserve); err != nil {
+		if err := addFields(s, t); err != nil {
 			return nil, err
 		}
 		sort.Strings(s.Required)
@@ -190,7 +191,7 @@ func schemaFor(t reflect.Type, preserve bool) (*apiextv1.JSONSchemaProps, error)
 	return nil, fmt.Errorf("unsupported type %s", t)
 }
 
-func addFields(s *apiextv1.JSONSchemaProps, t reflect.Type, preserve bool) error {
+func addFields(s *apiextv1.JSONSchemaProps, t reflect.Type) error {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, inline := JSONName(f)
@@ -202,17 +203,28 @@ func addFields(s *apiextv1.JSONSchemaProps, t reflect.Type, preserve bool) error
 			for ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			if err := addFields(s, ft, preserve); err != nil {
+			if err := addFields(s, ft); err != nil {
 				return err
 			}
 			continue
 		}
-		fs, err := schemaFor(f.Type, preserve)
+		opts := strings.Split(f.Tag.Get("ack"), ",")
+		var fs *apiextv1.JSONSchemaProps
+		var err error
+		if typ, ok := Unimplemented(f); ok {
+			fs, err = unimplementedSchema(typ)
+		} else {
+			fs, err = schemaFor(f.Type)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		for _, opt := range strings.Split(f.Tag.Get("ack"), ",") {
+		for _, opt := range opts {
+			if strings.HasPrefix(opt, "unimplemented=") {
+				continue
+			}
 			switch opt {
+			case "extension": // a trellis field ACK does not have; see the compatibility test
 			case "required":
 				s.Required = append(s.Required, name)
 			case "immutable":
@@ -242,3 +254,29 @@ func JSONName(f reflect.StructField) (string, bool) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Unimplemented reports whether f is a declared but unimplemented ACK
+// field, and its JSON type.
+func Unimplemented(f reflect.StructField) (string, bool) {
+	for _, opt := range strings.Split(f.Tag.Get("ack"), ",") {
+		if typ, ok := strings.CutPrefix(opt, "unimplemented="); ok {
+			return typ, true
+		}
+	}
+	return "", false
+}
+
+func unimplementedSchema(typ string) (*apiextv1.JSONSchemaProps, error) {
+	switch typ {
+	case "object":
+		return &apiextv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: ptr(true)}, nil
+	case "array":
+		return &apiextv1.JSONSchemaProps{Type: "array", Items: &apiextv1.JSONSchemaPropsOrArray{
+			Schema: &apiextv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: ptr(true)}}}, nil
+	case "string", "boolean":
+		return &apiextv1.JSONSchemaProps{Type: typ}, nil
+	case "integer":
+		return &apiextv1.JSONSchemaProps{Type: typ, Format: "int64"}, nil
+	}
+	return nil, fmt.Errorf("unknown unimplemented type %q", typ)
+}

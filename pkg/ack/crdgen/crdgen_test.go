@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -127,6 +128,9 @@ func TestCompatibleWithACK(t *testing.T) {
 			sort.Strings(paths)
 			for _, p := range paths {
 				theirsP, ok := tp[p]
+				if !ok && isExtension(k.Kind, p) {
+					continue
+				}
 				if !ok {
 					t.Errorf("%s: not in ACK's CRD", p)
 					continue
@@ -135,7 +139,33 @@ func TestCompatibleWithACK(t *testing.T) {
 					t.Errorf("%s: type %s/%s, ACK has %s/%s", p, op[p].typ, op[p].format, theirsP.typ, theirsP.format)
 				}
 			}
-			t.Logf("%d of ACK's %d paths implemented", len(op), len(tp))
+			t.Logf("%d of ACK's %d paths declared", len(op), len(tp))
+			// Every path of ACK's spec is kept by ours: declared, or under a
+			// declared (unimplemented) field that preserves unknown fields.
+			// Otherwise the API server would prune a field ACK accepts, and
+			// the controller could not report it.
+			var theirPaths []string
+			for p := range tp {
+				if strings.HasPrefix(p, ".spec") {
+					theirPaths = append(theirPaths, p)
+				}
+			}
+			sort.Strings(theirPaths)
+			for _, p := range theirPaths {
+				if _, ok := op[p]; ok {
+					continue
+				}
+				kept := false
+				for anc := p; anc != ""; anc = parent(anc) {
+					if info, ok := op[anc]; ok && info.preserve {
+						kept = true
+						break
+					}
+				}
+				if !kept {
+					t.Errorf("ACK's %s would be pruned by our CRD", p)
+				}
+			}
 			// Required fields and CEL rules on the paths we implement.
 			checkRules(t, "", ov.Schema.OpenAPIV3Schema, tv.Schema.OpenAPIV3Schema)
 			// Printer columns trellis declares exist in ACK's CRD.
@@ -152,6 +182,33 @@ func TestCompatibleWithACK(t *testing.T) {
 			}
 		})
 	}
+}
+
+// extensions are trellis's fields that ACK's CRDs do not have.
+var extensions = map[string][]string{
+	// Bucket tags in the {key,value} list shape of the other kinds.
+	"Bucket": {".spec.tags"},
+}
+
+func isExtension(kind, path string) bool {
+	for _, e := range extensions[kind] {
+		if path == e || strings.HasPrefix(path, e+".") || strings.HasPrefix(path, e+"[]") {
+			return true
+		}
+	}
+	return false
+}
+
+// parent strips the last segment of a path (".a.b[]" -> ".a.b", ".a.b" -> ".a").
+func parent(p string) string {
+	if strings.HasSuffix(p, "[]") || strings.HasSuffix(p, "{}") {
+		return p[:len(p)-2]
+	}
+	i := strings.LastIndex(p, ".")
+	if i <= 0 {
+		return ""
+	}
+	return p[:i]
 }
 
 func checkRules(t *testing.T, path string, ours, theirs *apiextv1.JSONSchemaProps) {

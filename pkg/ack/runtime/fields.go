@@ -8,10 +8,10 @@ import (
 )
 
 // UnknownFields returns the paths (e.g. "spec.timeToLive") of the fields set
-// in the unstructured value v that the Go type t does not declare. The CRDs
-// keep such fields (they preserve unknown fields), so that a manifest using a
-// field of ACK's API that trellis does not implement is reported instead of
-// being silently ignored.
+// in the unstructured value v that the Go type t does not declare, or
+// declares as unimplemented (struct tag ack:"unimplemented=…"). The CRDs keep
+// the unimplemented fields of ACK's API, so that a manifest using one is
+// reported instead of being silently ignored.
 func UnknownFields(prefix string, v any, t reflect.Type) []string {
 	var out []string
 	unknownFields(prefix, v, t, &out)
@@ -36,7 +36,7 @@ func unknownFields(path string, v any, t reflect.Type, out *[]string) {
 		collectFields(t, fields)
 		for k, val := range m {
 			ft, ok := fields[k]
-			if !ok {
+			if !ok || ft == nil {
 				*out = append(*out, path+"."+k)
 				continue
 			}
@@ -79,6 +79,10 @@ func collectFields(t reflect.Type, into map[string]reflect.Type) {
 		}
 		if name == "" {
 			name = f.Name
+		}
+		if strings.Contains(f.Tag.Get("ack"), "unimplemented=") {
+			into[name] = nil
+			continue
 		}
 		into[name] = f.Type
 	}

@@ -69,6 +69,9 @@ func (BucketManager) Validate(b *s3v1alpha1.Bucket) error {
 	if aws.ToString(b.Spec.Name) == "" {
 		return ackrt.Terminal("spec.name is required")
 	}
+	if _, err := desiredTags(b); err != nil {
+		return ackrt.Terminal("%v", err)
+	}
 	return nil
 }
 
@@ -97,7 +100,7 @@ func (m BucketManager) ReadOne(ctx context.Context, env ackrt.Env, desired *s3v1
 	}
 	latest := desired.DeepCopy()
 	latest.Spec = s3v1alpha1.BucketSpec{Name: name, CreateBucketConfiguration: desired.Spec.CreateBucketConfiguration}
-	if desired.Spec.Tagging != nil {
+	if managesTags(desired) {
 		out, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: name})
 		switch {
 		case err == nil:
@@ -167,6 +170,25 @@ func (m BucketManager) Create(ctx context.Context, env ackrt.Env, desired *s3v1a
 	return created, nil
 }
 
+// managesTags reports whether the spec sets tagging or tags.
+func managesTags(b *s3v1alpha1.Bucket) bool { return b.Spec.Tagging != nil || b.Spec.Tags != nil }
+
+// desiredTags merges tagging.tagSet and the tags extension.
+func desiredTags(b *s3v1alpha1.Bucket) (map[string]string, error) {
+	m := tagMap(b.Spec.Tagging)
+	for _, t := range b.Spec.Tags {
+		if t == nil {
+			continue
+		}
+		k, v := aws.ToString(t.Key), aws.ToString(t.Value)
+		if old, ok := m[k]; ok && old != v {
+			return nil, fmt.Errorf("spec.tags and spec.tagging.tagSet give tag %q different values", k)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
 func tagMap(t *s3v1alpha1.Tagging) map[string]string {
 	m := map[string]string{}
 	if t == nil {
@@ -195,8 +217,11 @@ func equalPolicies(a, b string) bool {
 // Delta implements runtime.Manager.
 func (BucketManager) Delta(desired, latest *s3v1alpha1.Bucket) []string {
 	var d []string
-	if desired.Spec.Tagging != nil && !reflect.DeepEqual(tagMap(desired.Spec.Tagging), tagMap(latest.Spec.Tagging)) {
-		d = append(d, "spec.tagging")
+	if managesTags(desired) {
+		want, _ := desiredTags(desired)
+		if !reflect.DeepEqual(want, tagMap(latest.Spec.Tagging)) {
+			d = append(d, "spec.tagging")
+		}
 	}
 	if v := desired.Spec.Versioning; v != nil && v.Status != nil {
 		var got string
@@ -222,7 +247,10 @@ func (m BucketManager) Update(ctx context.Context, env ackrt.Env, desired, lates
 	for _, path := range delta {
 		switch path {
 		case "spec.tagging":
-			tags := tagMap(desired.Spec.Tagging)
+			tags, err := desiredTags(desired)
+			if err != nil {
+				return nil, ackrt.Terminal("%v", err)
+			}
 			if len(tags) == 0 {
 				if _, err := c.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: name}); err != nil {
 					return nil, err

@@ -1,7 +1,9 @@
 // Package v1alpha1 is the dynamodb.services.k8s.aws/v1alpha1 API: the Table
 // kind, field-compatible with ACK's dynamodb-controller for the fields trellis
-// implements. Fields of ACK's Table that are not implemented are kept by the
-// API server (the spec preserves unknown fields) and reported as ACK.Terminal.
+// implements. The other fields of ACK's Table are declared too (tag
+// ack:"unimplemented=<type>"), so the API server keeps them and the
+// controller reports them as ACK.Terminal; fields ACK does not have are
+// pruned, as with ACK's CRD.
 package v1alpha1
 
 import (
@@ -55,6 +57,8 @@ type GlobalSecondaryIndex struct {
 	KeySchema             []*KeySchemaElement    `json:"keySchema,omitempty"`
 	Projection            *Projection            `json:"projection,omitempty"`
 	ProvisionedThroughput *ProvisionedThroughput `json:"provisionedThroughput,omitempty"`
+
+	OnDemandThroughput any `json:"onDemandThroughput,omitempty" ack:"unimplemented=object"`
 }
 
 // LocalSecondaryIndex is an LSI of the table (fixed at creation).
@@ -92,6 +96,16 @@ type TableSpec struct {
 	TableClass *string `json:"tableClass,omitempty"`
 	TableName  *string `json:"tableName,omitempty" ack:"required"`
 	Tags       []*Tag  `json:"tags,omitempty"`
+
+	// Fields of ACK's Table that trellis does not implement: kept by the
+	// API server and reported as ACK.Terminal when set.
+	ContinuousBackups   any `json:"continuousBackups,omitempty" ack:"unimplemented=object"`
+	ContributorInsights any `json:"contributorInsights,omitempty" ack:"unimplemented=string"`
+	OnDemandThroughput  any `json:"onDemandThroughput,omitempty" ack:"unimplemented=object"`
+	ResourcePolicy      any `json:"resourcePolicy,omitempty" ack:"unimplemented=string"`
+	SSESpecification    any `json:"sseSpecification,omitempty" ack:"unimplemented=object"`
+	TableReplicas       any `json:"tableReplicas,omitempty" ack:"unimplemented=array"`
+	TimeToLive          any `json:"timeToLive,omitempty" ack:"unimplemented=object"`
 }
 
 // IndexProvisionedThroughputDescription is an index's observed capacity.

@@ -1,7 +1,9 @@
 // Package v1alpha1 is the s3.services.k8s.aws/v1alpha1 API: the Bucket kind,
 // field-compatible with ACK's s3-controller for the fields trellis implements.
-// Fields of ACK's Bucket that are not implemented are kept by the API server
-// (the spec preserves unknown fields) and reported as ACK.Terminal.
+// The other fields of ACK's Bucket are declared too (tag
+// ack:"unimplemented=<type>"), so the API server keeps them and the
+// controller reports them as ACK.Terminal; fields ACK does not have are
+// pruned, as with ACK's CRD.
 package v1alpha1
 
 import (
@@ -42,6 +44,9 @@ type VersioningConfiguration struct {
 // CreateBucketConfiguration is sent with CreateBucket.
 type CreateBucketConfiguration struct {
 	LocationConstraint *string `json:"locationConstraint,omitempty"`
+
+	Bucket   any `json:"bucket,omitempty" ack:"unimplemented=object"`
+	Location any `json:"location,omitempty" ack:"unimplemented=object"`
 }
 
 // BucketSpec is the desired state of a Bucket.
@@ -54,8 +59,41 @@ type BucketSpec struct {
 	Policy *string `json:"policy,omitempty"`
 	// Tagging is the bucket's tag set.
 	Tagging *Tagging `json:"tagging,omitempty"`
+	// Tags is a trellis extension (not in ACK's Bucket): tags in the shape
+	// the other ACK kinds use, merged with tagging.tagSet. Manifests written
+	// for other kinds' tags field (e.g. the Application seed) work as meant.
+	Tags []*Tag `json:"tags,omitempty" ack:"extension"`
 	// Versioning is the bucket's versioning configuration.
 	Versioning *VersioningConfiguration `json:"versioning,omitempty"`
+
+	// Fields of ACK's Bucket that trellis does not implement: kept by the
+	// API server and reported as ACK.Terminal when set.
+	ABAC                       any `json:"abac,omitempty" ack:"unimplemented=object"`
+	Accelerate                 any `json:"accelerate,omitempty" ack:"unimplemented=object"`
+	ACL                        any `json:"acl,omitempty" ack:"unimplemented=string"`
+	Analytics                  any `json:"analytics,omitempty" ack:"unimplemented=array"`
+	CORS                       any `json:"cors,omitempty" ack:"unimplemented=object"`
+	Encryption                 any `json:"encryption,omitempty" ack:"unimplemented=object"`
+	GrantFullControl           any `json:"grantFullControl,omitempty" ack:"unimplemented=string"`
+	GrantRead                  any `json:"grantRead,omitempty" ack:"unimplemented=string"`
+	GrantReadACP               any `json:"grantReadACP,omitempty" ack:"unimplemented=string"`
+	GrantWrite                 any `json:"grantWrite,omitempty" ack:"unimplemented=string"`
+	GrantWriteACP              any `json:"grantWriteACP,omitempty" ack:"unimplemented=string"`
+	IntelligentTiering         any `json:"intelligentTiering,omitempty" ack:"unimplemented=array"`
+	Inventory                  any `json:"inventory,omitempty" ack:"unimplemented=array"`
+	Lifecycle                  any `json:"lifecycle,omitempty" ack:"unimplemented=object"`
+	Logging                    any `json:"logging,omitempty" ack:"unimplemented=object"`
+	Metrics                    any `json:"metrics,omitempty" ack:"unimplemented=array"`
+	Namespace                  any `json:"namespace,omitempty" ack:"unimplemented=string,immutable"`
+	Notification               any `json:"notification,omitempty" ack:"unimplemented=object"`
+	ObjectLockConfiguration    any `json:"objectLockConfiguration,omitempty" ack:"unimplemented=object"`
+	ObjectLockEnabledForBucket any `json:"objectLockEnabledForBucket,omitempty" ack:"unimplemented=boolean"`
+	ObjectOwnership            any `json:"objectOwnership,omitempty" ack:"unimplemented=string"`
+	OwnershipControls          any `json:"ownershipControls,omitempty" ack:"unimplemented=object"`
+	PublicAccessBlock          any `json:"publicAccessBlock,omitempty" ack:"unimplemented=object"`
+	Replication                any `json:"replication,omitempty" ack:"unimplemented=object"`
+	RequestPayment             any `json:"requestPayment,omitempty" ack:"unimplemented=object"`
+	Website                    any `json:"website,omitempty" ack:"unimplemented=object"`
 }
 
 // BucketStatus is the observed state of a Bucket.
