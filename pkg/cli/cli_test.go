@@ -394,3 +394,16 @@ func TestUnifiedDiff(t *testing.T) {
 		t.Error("equal texts differ")
 	}
 }
+
+// Instances given to validate are checked against the generated CRD.
+func TestValidateInstances(t *testing.T) {
+	var out, errOut bytes.Buffer
+	ok, err := Validate(Inputs{Files: append(seeds("000-webapp-rgd.yaml", "000-webapp-instance.yaml"), "testdata/instances/webapp-bad.yaml")}, &out, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok {
+		t.Error("the bad instance validated")
+	}
+	golden(t, "validate-instances.txt", out.String()+"--- stderr\n"+errOut.String())
+}

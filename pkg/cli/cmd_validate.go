@@ -50,6 +50,7 @@ func Validate(in Inputs, out, errOut io.Writer) (bool, error) {
 	if len(results) == 0 {
 		return false, fmt.Errorf("no ResourceGraphDefinition found in %v", in.Files)
 	}
+	instDiags := CheckInstances(results, c.Others)
 	for _, r := range results {
 		if !r.OK() {
 			ok = false
@@ -60,6 +61,12 @@ func Validate(in Inputs, out, errOut io.Writer) (bool, error) {
 		fmt.Fprintf(out, "%s: %s: valid (%s, %d resources: %s)\n", r.Doc.File, r.Doc.Name(),
 			kindString(g.Instance.GVK), len(g.Nodes), joinIDs(g))
 	}
+	for _, d := range instDiags {
+		if !d.Warning {
+			ok = false
+		}
+	}
+	WriteDiagnostics(errOut, instDiags)
 	return ok, nil
 }
 

@@ -63,10 +63,41 @@ type Checker struct {
 	// Extra are RGDs (e.g. from --crds) whose kinds are resolvable but that
 	// are not reported on.
 	Extra []*Document
+	// Others collects the documents Check found that are neither RGDs nor
+	// CRDs (instances, typically).
+	Others []*Document
+}
+
+// CheckInstances checks documents that are instances of the built RGDs'
+// kinds against the generated CRDs, as the apiserver would; other
+// documents get a warning that they were skipped.
+func CheckInstances(results []*Checked, docs []*Document) []Diagnostic {
+	var out []Diagnostic
+	for _, d := range docs {
+		var g *graph.Graph
+		gvk := d.Unstructured().GroupVersionKind()
+		for _, r := range results {
+			if r.OK() && r.Graph.Instance.GVK == gvk {
+				g = r.Graph
+			}
+		}
+		if g == nil {
+			out = append(out, Diagnostic{Pos: docPos(d), Warning: true,
+				Msg: fmt.Sprintf("%s %q is neither a ResourceGraphDefinition nor an instance of one given; skipped", d.Kind(), d.Name())})
+			continue
+		}
+		s, err := newObjectSchema(g.CRD.Spec.Versions[0].Schema.OpenAPIV3Schema)
+		if err != nil {
+			out = append(out, Diagnostic{Pos: docPos(d), Msg: err.Error()})
+			continue
+		}
+		out = append(out, checkShape(d, s)...)
+	}
+	return out
 }
 
 // Check builds every RGD among docs. CRDs among docs are added to the
-// resolvable kinds; other documents produce a warning.
+// resolvable kinds; other documents are returned in Others.
 func (c *Checker) Check(docs []*Document) ([]*Checked, []Diagnostic) {
 	if c.CRDs == nil {
 		c.CRDs = NewCRDs()
@@ -79,8 +110,7 @@ func (c *Checker) Check(docs []*Document) ([]*Checked, []Diagnostic) {
 	var all []*Checked
 	for _, d := range rest {
 		if !d.IsRGD() {
-			warnings = append(warnings, Diagnostic{Pos: Position{File: d.File, Line: d.Root.Line, Col: d.Root.Column}, Warning: true,
-				Msg: fmt.Sprintf("%s %q is not a ResourceGraphDefinition; skipped", d.Kind(), d.Name())})
+			c.Others = append(c.Others, d)
 			continue
 		}
 		all = append(all, &Checked{Doc: d})
@@ -92,7 +122,11 @@ func (c *Checker) Check(docs []*Document) ([]*Checked, []Diagnostic) {
 
 	local := NewCRDs()
 	produced := map[string]int{} // kind string -> index in all
+	shape, shapeErr := rgdSchema()
 	for i, ch := range all {
+		if shapeErr == nil && i < reported {
+			ch.Diags = append(ch.Diags, checkShape(ch.Doc, shape)...)
+		}
 		rgd, err := ch.Doc.RGD()
 		if err != nil {
 			ch.Diags = append(ch.Diags, Diagnostic{Pos: docPos(ch.Doc), Msg: "not a valid ResourceGraphDefinition: " + err.Error()})
@@ -151,8 +185,10 @@ func (c *Checker) Check(docs []*Document) ([]*Checked, []Diagnostic) {
 				ch.Diags = append(ch.Diags, c.diagnose(ch.Doc, err))
 				continue
 			}
-			ch.Graph = g
 			_ = local.Add(g.CRD, ch.Doc.File)
+			if len(ch.Diags) == 0 {
+				ch.Graph = g
+			}
 		}
 	}
 	return all[:reported], warnings
