@@ -665,3 +665,115 @@ func TestUnsupportedField(t *testing.T) {
 		t.Fatalf("tables created: %v", out.TableNames)
 	}
 }
+
+// Drift on the server is corrected on resync.
+func TestDriftCorrectedOnResync(t *testing.T) {
+	f := start(t, startOptions{edit: func(o *ack.Options) { o.Runtime.ResyncPeriod = time.Second }})
+	ctx := context.Background()
+	b := &s3v1alpha1.Bucket{}
+	f.load("000-ack-bucket.yaml", b)
+	b.Spec.Tagging = &s3v1alpha1.Tagging{TagSet: []*s3v1alpha1.Tag{{Key: aws.String("app"), Value: aws.String("blog")}}}
+	if err := f.c.Create(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	f.waitCondition(b, ackv1alpha1.ConditionTypeResourceSynced, corev1.ConditionTrue)
+	if _, err := f.s3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: b.Spec.Name, Tagging: &s3types.Tagging{
+		TagSet: []s3types.Tag{{Key: aws.String("app"), Value: aws.String("changed-by-hand")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	f.eventually("tags restored from the spec", func() (bool, string) {
+		tags := f.bucketTags(*b.Spec.Name)
+		return tags["app"] == "blog" && len(tags) == 1, fmt.Sprint(tags)
+	})
+}
+
+// The region annotation selects the region; it cannot change afterwards.
+// billingMode, left out of the spec, is late-initialised from the server.
+func TestRegionAnnotationAndLateInit(t *testing.T) {
+	f := start(t, startOptions{})
+	ctx := context.Background()
+	tbl := &dynamodbv1alpha1.Table{}
+	f.load("003-dynamodb-table-blog.yaml", tbl)
+	tbl.Annotations = map[string]string{ackv1alpha1.AnnotationRegion: "eu-west-1"}
+	tbl.Spec.BillingMode = nil
+	tbl.Spec.ProvisionedThroughput = &dynamodbv1alpha1.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(1), WriteCapacityUnits: aws.Int64(1)}
+	if err := f.c.Create(ctx, tbl); err != nil {
+		t.Fatal(err)
+	}
+	f.waitCondition(tbl, ackv1alpha1.ConditionTypeResourceSynced, corev1.ConditionTrue)
+	md := tbl.Status.ACKResourceMetadata
+	// (dynalite puts us-east-1 in every ARN, so only the region is checked.)
+	if aws.ToString((*string)(md.Region)) != "eu-west-1" {
+		t.Fatalf("metadata region %v", aws.ToString((*string)(md.Region)))
+	}
+	// Changing the region afterwards is refused: no move, no condition change.
+	tbl.Annotations[ackv1alpha1.AnnotationRegion] = "us-west-2"
+	tbl.Spec.Tags = []*dynamodbv1alpha1.Tag{{Key: aws.String("k"), Value: aws.String("v")}}
+	if err := f.c.Update(ctx, tbl); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if err := f.c.Get(ctx, client.ObjectKeyFromObject(tbl), tbl); err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString((*string)(tbl.Status.ACKResourceMetadata.Region)) != "eu-west-1" {
+		t.Fatalf("region moved: %v", aws.ToString((*string)(tbl.Status.ACKResourceMetadata.Region)))
+	}
+	arn := aws.ToString((*string)(md.ARN))
+	if out, err := f.ddb.ListTagsOfResource(ctx, &dynamodb.ListTagsOfResourceInput{ResourceArn: &arn}); err != nil || len(out.Tags) != 0 {
+		t.Fatalf("table changed after a region change: %v %v", out, err)
+	}
+	tbl.Annotations[ackv1alpha1.AnnotationRegion] = "eu-west-1"
+	if err := f.c.Update(ctx, tbl); err != nil {
+		t.Fatal(err)
+	}
+	f.eventually("billingMode late-initialised", func() (bool, string) {
+		if err := f.c.Get(ctx, client.ObjectKeyFromObject(tbl), tbl); err != nil {
+			return false, err.Error()
+		}
+		return aws.ToString(tbl.Spec.BillingMode) == "PROVISIONED", fmt.Sprint(tbl.Spec.BillingMode)
+	})
+}
+
+// adopt-or-create: an existing bucket is adopted and then made to match
+// the spec; a missing one is created.
+func TestAdoptOrCreate(t *testing.T) {
+	f := start(t, startOptions{})
+	ctx := context.Background()
+	name := "trellis-adopt-or-create"
+	if _, err := f.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &name}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bucket := range []string{name, "trellis-created-instead"} {
+		b := &s3v1alpha1.Bucket{}
+		b.Name, b.Namespace, b.Spec.Name = bucket, f.ns, aws.String(bucket)
+		b.Annotations = map[string]string{ackv1alpha1.AnnotationAdoptionPolicy: "adopt-or-create"}
+		b.Spec.Tagging = &s3v1alpha1.Tagging{TagSet: []*s3v1alpha1.Tag{{Key: aws.String("env"), Value: aws.String("dev")}}}
+		if err := f.c.Create(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		f.waitCondition(b, ackv1alpha1.ConditionTypeResourceSynced, corev1.ConditionTrue)
+		f.eventually(bucket+" tagged", func() (bool, string) {
+			tags := f.bucketTags(bucket)
+			return tags["env"] == "dev", fmt.Sprint(tags)
+		})
+		if bucket == name && b.Annotations[ackv1alpha1.AnnotationAdopted] != "true" {
+			t.Fatalf("annotations %v", b.Annotations)
+		}
+	}
+}
+
+// A bad adoption policy is terminal.
+func TestBadAdoptionPolicy(t *testing.T) {
+	f := start(t, startOptions{})
+	b := &s3v1alpha1.Bucket{}
+	b.Name, b.Namespace, b.Spec.Name = "bad-policy", f.ns, aws.String("trellis-bad-policy")
+	b.Annotations = map[string]string{ackv1alpha1.AnnotationAdoptionPolicy: "take-it"}
+	if err := f.c.Create(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	f.waitCondition(b, ackv1alpha1.ConditionTypeTerminal, corev1.ConditionTrue)
+	if f.bucketExists("trellis-bad-policy") {
+		t.Fatal("bucket created despite the bad policy")
+	}
+}

@@ -83,7 +83,7 @@ type Server struct {
 	args     []string
 	tb       testing.TB
 
-	mu  sync.Mutex
+	mu     sync.Mutex
 	cmd    *exec.Cmd
 	out    *bytes.Buffer
 	exited chan struct{}

@@ -57,7 +57,7 @@ func (r *Reconciler[T]) SetupWithManager(mgr ctrl.Manager) error {
 		n = 1
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		Named("ack-" + r.Manager.Service() + "-" + strings.ToLower(r.Manager.Kind())).
+		Named("ack-"+r.Manager.Service()+"-"+strings.ToLower(r.Manager.Kind())).
 		For(r.Manager.New(), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: n}).
 		Complete(r)
