@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellis-dev/trellis/pkg/bench"
+)
+
+func newBenchCommand() *cobra.Command {
+	var (
+		o             bench.Options
+		controllerBin string
+		extraArgs     []string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmark trellis against the physical floor on a local control plane",
+		Long: `Start a local control plane (etcd, kube-apiserver, kube-controller-manager) and,
+for every N, measure:
+
+  floor    a plain client creates exactly what N BenchApps expand to (5 children,
+           the Service's clusterIP read from its create response into a ConfigMap),
+           plus one FloorApp object and one status write per instance, with
+           --workers concurrent workers;
+  trellis  N BenchApp instances (bench/rgd-bench.yaml) created with the same
+           concurrency, until all are ACTIVE with status.clusterIP (watched),
+           trellis's controller running as a separate process.
+
+Reported per N: seconds to all-ACTIVE and trellis/floor; apiserver mutating
+requests per instance (apiserver_request_total before/after, verbs POST, PUT,
+PATCH, APPLY, DELETE, DELETECOLLECTION on the workload's resources); writes per
+minute while idle (--idle at --idle-n); the controller's peak RSS (VmHWM) and
+CPU seconds; deleting all N until every child is gone; one RGD change (a label
+on a template) reaching all N. Then --scale-workers on --scale-n.
+
+A table is printed and the figures are written to <out>/<date>.json and .md.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if controllerBin == "" {
+				self, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				controllerBin = self
+			}
+			o.Controller = bench.ProcessController(controllerBin, o.ProfileDir != "", extraArgs)
+			o.Version = version
+			rep, err := bench.Run(ctx, o)
+			if rep != nil && len(rep.Runs) > 0 {
+				fmt.Fprintln(cmd.OutOrStdout())
+				fmt.Fprint(cmd.OutOrStdout(), rep.Markdown())
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntSliceVarP(&o.Ns, "n", "n", []int{100, 1000, 5000}, "instance counts to run")
+	f.IntVar(&o.Workers, "workers", 16, "trellis instance workers (--dynamic-controller-concurrent-reconciles) for the main runs")
+	f.IntVar(&o.Concurrency, "concurrency", 0, "concurrency of the floor client and of the instance creates/deletes (default: --workers)")
+	f.IntVar(&o.IdleN, "idle-n", 1000, "N at which writes are counted while idle")
+	f.DurationVar(&o.Idle, "idle", time.Minute, "length of the idle window (0 skips it)")
+	f.DurationVar(&o.Settle, "settle", 5*time.Second, "wait after all-ACTIVE and after the RGD change before reading the counters")
+	f.IntVar(&o.ScaleN, "scale-n", 1000, "N of the worker comparison (0 skips it)")
+	f.IntSliceVar(&o.ScaleWorkers, "scale-workers", []int{1, 4}, "worker counts to compare on --scale-n")
+	f.StringVarP(&o.OutDir, "out", "o", "bench/results", "directory for <date>.json and <date>.md (empty: do not write)")
+	f.StringVar(&o.LogDir, "log-dir", "", "directory for the controller logs (default: a temporary directory)")
+	f.StringVar(&o.ProfileDir, "profile-dir", "", "write a CPU profile of the controller (first create → all ACTIVE) per N here")
+	f.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "bound of every wait")
+	f.StringVar(&controllerBin, "controller-binary", "", "trellis binary whose controller command is measured (default: this binary)")
+	f.StringArrayVar(&extraArgs, "controller-arg", nil, "extra flag for the controller, repeatable (e.g. --controller-arg=--ack-services=none)")
+	cmd.AddCommand(newBenchControllerCommand())
+	return cmd
+}
+
+// newBenchControllerCommand is `trellis controller` plus a profiling
+// endpoint; `trellis bench --profile-dir` runs it instead of `controller`.
+func newBenchControllerCommand() *cobra.Command {
+	var (
+		kubeconfig string
+		pprofAddr  string
+	)
+	opts := &controllerOptions{}
+	cmd := &cobra.Command{
+		Use:    "controller",
+		Short:  "trellis controller with a profiling endpoint (used by trellis bench --profile-dir)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			if pprofAddr != "" {
+				mux := http.NewServeMux()
+				mux.HandleFunc("/debug/pprof/", pprof.Index)
+				mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+				mux.Handle("/bench/", bench.ProfileHandler())
+				go func() { _ = http.ListenAndServe(pprofAddr, mux) }()
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runControllers(ctx, cfg, opts)
+		},
+	}
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "path to a kubeconfig")
+	cmd.Flags().StringVar(&pprofAddr, "pprof-bind-address", "", "address for /debug/pprof and the benchmark's profile start/stop endpoints")
+	opts.bindFlags(cmd.Flags(), "0", "0")
+	return cmd
+}

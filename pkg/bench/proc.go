@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// clockTicks is USER_HZ, the unit of utime/stime in /proc/<pid>/stat. It is
+// 100 on every Linux architecture Go supports (sysconf would need cgo).
+const clockTicks = 100
+
+// ProcStats is what /proc says about a process.
+type ProcStats struct {
+	// PeakRSS (VmHWM) and RSS (VmRSS) in bytes.
+	PeakRSS int64
+	RSS     int64
+	// CPUSeconds is user + system time.
+	CPUSeconds float64
+}
+
+// ReadProc reads /proc/<pid>/status and /proc/<pid>/stat.
+func ReadProc(pid int) (ProcStats, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return ProcStats{}, err
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ProcStats{}, err
+	}
+	var ps ProcStats
+	if ps.PeakRSS, ps.RSS, err = parseStatus(string(status)); err != nil {
+		return ps, err
+	}
+	ps.CPUSeconds, err = parseStatCPU(string(stat))
+	return ps, err
+}
+
+// parseStatus returns VmHWM and VmRSS in bytes.
+func parseStatus(s string) (hwm, rss int64, err error) {
+	found := 0
+	for _, line := range strings.Split(s, "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || (name != "VmHWM" && name != "VmRSS") {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, 0, fmt.Errorf("unexpected %s line %q", name, line)
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, 0, err
+		}
+		if name == "VmHWM" {
+			hwm = kb * 1024
+		} else {
+			rss = kb * 1024
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("VmHWM/VmRSS not found in /proc status")
+	}
+	return hwm, rss, nil
+}
+
+// parseStatCPU returns utime+stime in seconds from a /proc/<pid>/stat line.
+// The command name (field 2) may contain spaces and parentheses, so fields
+// are counted from the last ')'.
+func parseStatCPU(s string) (float64, error) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc stat")
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc stat")
+	}
+	u, err := strconv.ParseInt(f[11], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	st, err := strconv.ParseInt(f[12], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return float64(u+st) / clockTicks, nil
+}

@@ -1,0 +1,316 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Report is everything one `trellis bench` run measured. It is written as
+// JSON next to a markdown rendering of the same figures.
+type Report struct {
+	Date       time.Time `json:"date"`
+	Machine    Machine   `json:"machine"`
+	Kubernetes string    `json:"kubernetes"`
+	Trellis    string    `json:"trellis"`
+	Settings   Settings  `json:"settings"`
+	Runs       []Row     `json:"runs"`
+	Scaling    *Scaling  `json:"scaling,omitempty"`
+	Targets    []Target  `json:"targets"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	MemoryMiB int64  `json:"memory_mib"`
+	Load1     string `json:"load1_at_start"`
+	OS        string `json:"os"`
+}
+
+// Settings are the options the run used.
+type Settings struct {
+	Ns              []int    `json:"ns"`
+	Workers         int      `json:"workers"`
+	Concurrency     int      `json:"floor_concurrency"`
+	ClientQPS       float32  `json:"client_qps"`
+	ClientBurst     int      `json:"client_burst"`
+	IdleN           int      `json:"idle_n"`
+	IdleSeconds     float64  `json:"idle_seconds"`
+	SettleSeconds   float64  `json:"settle_seconds"`
+	ScaleN          int      `json:"scale_n"`
+	ScaleWorkers    []int    `json:"scale_workers"`
+	CountedResource []string `json:"counted_resources"`
+}
+
+// Row is one N: the floor and trellis on the same workload.
+type Row struct {
+	N       int     `json:"n"`
+	Floor   Floor   `json:"floor"`
+	Trellis Trellis `json:"trellis"`
+	// Ratio is trellis seconds / floor seconds to all-ACTIVE.
+	Ratio float64 `json:"ratio"`
+}
+
+// Floor is the plain-client baseline.
+type Floor struct {
+	Seconds           float64 `json:"seconds"`
+	Writes            float64 `json:"writes"`
+	WritesPerInstance float64 `json:"writes_per_instance"`
+	Breakdown         []Line  `json:"breakdown"`
+	APIServerCPU      float64 `json:"apiserver_cpu_seconds"`
+	EtcdCPU           float64 `json:"etcd_cpu_seconds"`
+	// DeleteSeconds: deleting every object (instance and children) with the
+	// same concurrency until the watch saw them all gone.
+	DeleteSeconds float64 `json:"delete_seconds"`
+}
+
+// Trellis is one trellis run on N instances.
+type Trellis struct {
+	Workers           int     `json:"workers"`
+	Seconds           float64 `json:"seconds"`
+	CreatesSeconds    float64 `json:"creates_seconds"`
+	Writes            float64 `json:"writes"`
+	WritesPerInstance float64 `json:"writes_per_instance"`
+	Breakdown         []Line  `json:"breakdown"`
+	// ControllerWrites is the controller's own count of its write requests
+	// (client-go rest_client_requests_total on its /metrics), a cross-check.
+	ControllerWrites *float64      `json:"controller_writes,omitempty"`
+	Controller       ControllerUse `json:"controller"`
+	APIServerCPU     float64       `json:"apiserver_cpu_seconds"`
+	EtcdCPU          float64       `json:"etcd_cpu_seconds"`
+	Idle             *Idle         `json:"idle,omitempty"`
+	Change           *Change       `json:"rgd_change,omitempty"`
+	Delete           *Delete       `json:"delete,omitempty"`
+}
+
+// ControllerUse is the controller process's resource use.
+type ControllerUse struct {
+	PeakRSSMiB       float64 `json:"peak_rss_mib"`
+	RSSAtActiveMiB   float64 `json:"rss_at_active_mib"`
+	CPUSecondsActive float64 `json:"cpu_seconds_to_active"`
+	CPUSecondsTotal  float64 `json:"cpu_seconds_total"`
+}
+
+// Idle is the write rate while every instance sits ACTIVE.
+type Idle struct {
+	Seconds       float64  `json:"seconds"`
+	Writes        float64  `json:"writes"`
+	WritesPerMin  float64  `json:"writes_per_minute"`
+	AllWrites     float64  `json:"all_writes"`
+	Breakdown     []Line   `json:"breakdown"`
+	OtherWrites   []Line   `json:"other_writes,omitempty"`
+	ControllerRaw *float64 `json:"controller_writes,omitempty"`
+}
+
+// Change is one RGD template change reaching every instance.
+type Change struct {
+	Seconds           float64 `json:"seconds"`
+	Writes            float64 `json:"writes"`
+	WritesPerInstance float64 `json:"writes_per_instance"`
+	Breakdown         []Line  `json:"breakdown"`
+}
+
+// Delete is deleting all N instances until every child is gone.
+type Delete struct {
+	Seconds              float64 `json:"seconds"`
+	InstancesGoneSeconds float64 `json:"instances_gone_seconds"`
+	Writes               float64 `json:"writes"`
+	WritesPerInstance    float64 `json:"writes_per_instance"`
+	Breakdown            []Line  `json:"breakdown"`
+}
+
+// Scaling compares worker counts on the same N.
+type Scaling struct {
+	N    int          `json:"n"`
+	Runs []ScalingRun `json:"runs"`
+	// Speedup is seconds with the fewest workers / seconds with the most.
+	Speedup float64 `json:"speedup"`
+}
+
+// ScalingRun is one worker count.
+type ScalingRun struct {
+	Workers           int     `json:"workers"`
+	Seconds           float64 `json:"seconds"`
+	PerSecond         float64 `json:"instances_per_second"`
+	WritesPerInstance float64 `json:"writes_per_instance"`
+	ControllerCPU     float64 `json:"controller_cpu_seconds"`
+}
+
+// Target is one goal of issue 6 and whether this run met it.
+type Target struct {
+	Name  string  `json:"name"`
+	Goal  string  `json:"goal"`
+	Value float64 `json:"value"`
+	Met   bool    `json:"met"`
+}
+
+func perInstance(writes float64, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return writes / float64(n)
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// round keeps d decimals, so the JSON stays readable.
+func round(v float64, d int) float64 {
+	p := math.Pow(10, float64(d))
+	return math.Round(v*p) / p
+}
+
+// EvaluateTargets fills r.Targets from the runs: the targets of issue 6,
+// judged at N=1000 (or the closest N measured) and at the largest N.
+func (r *Report) EvaluateTargets() {
+	r.Targets = nil
+	at := r.closest(1000)
+	if at != nil {
+		r.Targets = append(r.Targets,
+			Target{Name: fmt.Sprintf("time ratio trellis/floor at N=%d", at.N), Goal: "<= 1.3", Value: at.Ratio, Met: at.Ratio <= 1.3},
+			Target{Name: fmt.Sprintf("mutating requests per instance at N=%d", at.N), Goal: "<= 8", Value: at.Trellis.WritesPerInstance, Met: at.Trellis.WritesPerInstance <= 8})
+	}
+	for i := range r.Runs {
+		if idle := r.Runs[i].Trellis.Idle; idle != nil {
+			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("writes per idle minute at N=%d", r.Runs[i].N), Goal: "0", Value: idle.WritesPerMin, Met: idle.Writes == 0})
+		}
+	}
+	if len(r.Runs) > 0 {
+		big := r.Runs[0]
+		for _, run := range r.Runs {
+			if run.N > big.N {
+				big = run
+			}
+		}
+		goal := "<= 150 MiB at N=5000"
+		v := big.Trellis.Controller.PeakRSSMiB
+		r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("controller peak RSS at N=%d", big.N), Goal: goal, Value: v, Met: v <= 150})
+	}
+	if s := r.Scaling; s != nil && len(s.Runs) >= 2 {
+		r.Targets = append(r.Targets, Target{
+			Name: fmt.Sprintf("speedup %d→%d workers at N=%d", s.Runs[0].Workers, s.Runs[len(s.Runs)-1].Workers, s.N),
+			Goal: ">= 2.5", Value: s.Speedup, Met: s.Speedup >= 2.5})
+	}
+}
+
+func (r *Report) closest(n int) *Row {
+	var best *Row
+	for i := range r.Runs {
+		if best == nil || abs(r.Runs[i].N-n) < abs(best.N-n) {
+			best = &r.Runs[i]
+		}
+	}
+	return best
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func opt(v *float64, format string) string {
+	if v == nil {
+		return "–"
+	}
+	return fmt.Sprintf(format, *v)
+}
+
+// Markdown renders the report as markdown tables.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run %s · %d CPUs, %d MiB, load %s at start · Kubernetes %s · trellis %s · %d workers, floor concurrency %d\n\n",
+		r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine.CPUs, r.Machine.MemoryMiB, r.Machine.Load1, r.Kubernetes, r.Trellis,
+		r.Settings.Workers, r.Settings.Concurrency)
+	b.WriteString("| N | floor s | trellis s | trellis/floor | writes/inst floor | writes/inst trellis | idle writes/min | ctrl peak RSS MiB | ctrl CPU s (to ACTIVE / total) | delete s (floor / trellis) | RGD change s | change writes/inst |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, run := range r.Runs {
+		t := run.Trellis
+		idle, change, changeW, del := "–", "–", "–", "–"
+		if t.Idle != nil {
+			idle = fmt.Sprintf("%.0f", t.Idle.WritesPerMin)
+		}
+		if t.Change != nil {
+			change = fmt.Sprintf("%.1f", t.Change.Seconds)
+			changeW = fmt.Sprintf("%.2f", t.Change.WritesPerInstance)
+		}
+		if t.Delete != nil {
+			del = fmt.Sprintf("%.1f / %.1f", run.Floor.DeleteSeconds, t.Delete.Seconds)
+		}
+		fmt.Fprintf(&b, "| %d | %.1f | %.1f | **%.2f×** | %.2f | **%.2f** | %s | %.0f | %.1f / %.1f | %s | %s | %s |\n",
+			run.N, run.Floor.Seconds, t.Seconds, run.Ratio, run.Floor.WritesPerInstance, t.WritesPerInstance, idle,
+			t.Controller.PeakRSSMiB, t.Controller.CPUSecondsActive, t.Controller.CPUSecondsTotal, del, change, changeW)
+	}
+	if s := r.Scaling; s != nil {
+		fmt.Fprintf(&b, "\nWorkers at N=%d:\n\n| workers | seconds to all ACTIVE | instances/s | writes/inst | ctrl CPU s |\n|---:|---:|---:|---:|---:|\n", s.N)
+		for _, w := range s.Runs {
+			fmt.Fprintf(&b, "| %d | %.1f | %.1f | %.2f | %.1f |\n", w.Workers, w.Seconds, w.PerSecond, w.WritesPerInstance, w.ControllerCPU)
+		}
+		fmt.Fprintf(&b, "\nSpeedup %d→%d workers: **%.2f×**\n", s.Runs[0].Workers, s.Runs[len(s.Runs)-1].Workers, s.Speedup)
+	}
+	if len(r.Targets) > 0 {
+		b.WriteString("\n| target | goal | measured | met |\n|---|---|---:|:---:|\n")
+		for _, t := range r.Targets {
+			met := "no"
+			if t.Met {
+				met = "yes"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.2f | %s |\n", t.Name, t.Goal, t.Value, met)
+		}
+	}
+	// Where the writes went, per N: the evidence behind writes/inst.
+	for _, run := range r.Runs {
+		fmt.Fprintf(&b, "\nWrites per instance by resource and verb, N=%d (trellis, create → ACTIVE + settle):\n\n", run.N)
+		b.WriteString(breakdownTable(run.Trellis.Breakdown, run.N))
+		if c := run.Trellis.Change; c != nil && len(c.Breakdown) > 0 {
+			fmt.Fprintf(&b, "\nRGD change writes per instance, N=%d:\n\n", run.N)
+			b.WriteString(breakdownTable(c.Breakdown, run.N))
+		}
+		if d := run.Trellis.Delete; d != nil && len(d.Breakdown) > 0 {
+			fmt.Fprintf(&b, "\nDeletion writes per instance, N=%d:\n\n", run.N)
+			b.WriteString(breakdownTable(d.Breakdown, run.N))
+		}
+	}
+	return b.String()
+}
+
+func breakdownTable(lines []Line, n int) string {
+	var b strings.Builder
+	b.WriteString("| resource | verb | code | per instance |\n|---|---|---|---:|\n")
+	for _, l := range lines {
+		fmt.Fprintf(&b, "| %s | %s | %s | %.2f |\n", l.Resource, l.Verb, l.Code, perInstance(l.Count, n))
+	}
+	return b.String()
+}
+
+// Write stores the report as <dir>/<stamp>.json and <dir>/<stamp>.md and
+// returns the JSON path.
+func (r *Report) Write(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	stamp := r.Date.UTC().Format("2006-01-02T150405Z")
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	jsonPath := filepath.Join(dir, stamp+".json")
+	if err := os.WriteFile(jsonPath, append(raw, '\n'), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, stamp+".md"), []byte("# trellis bench "+stamp+"\n\n"+r.Markdown()), 0o644); err != nil {
+		return "", err
+	}
+	return jsonPath, nil
+}
