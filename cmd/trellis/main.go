@@ -27,5 +27,6 @@ func newRootCommand() *cobra.Command {
 	}
 	root.AddCommand(newControllerCommand(), newUpCommand(), newKubectlCommand(), newVersionCommand())
 	root.AddCommand(newValidateCommand(), newRenderCommand(), newCRDCommand(), newGraphCommand(), newDiffCommand())
+	root.AddCommand(newBenchCommand())
 	return root
 }
