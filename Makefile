@@ -44,3 +44,10 @@ vet:
 
 clean:
 	rm -rf bin _output
+
+## bench: floor vs trellis on a local control plane (issue 6); results in bench/results/
+##   make bench BENCH_ARGS="-n 100,1000 --scale-n 1000"   (see bin/trellis bench --help)
+BENCH_ARGS ?=
+.PHONY: bench
+bench: prepare
+	$(BIN) bench $(BENCH_ARGS)
