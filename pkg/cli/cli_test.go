@@ -407,3 +407,23 @@ func TestValidateInstances(t *testing.T) {
 	}
 	golden(t, "validate-instances.txt", out.String()+"--- stderr\n"+errOut.String())
 }
+
+// Collections render one object per item; a selector externalRef takes its
+// objects from --observed.
+func TestRenderCollection(t *testing.T) {
+	base := RenderInputs{Inputs: Inputs{Files: []string{"testdata/features/fleet-rgd.yaml"}}, Instances: []string{"testdata/features/fleet-instance.yaml"}}
+	golden(t, "render-fleet.yaml", runRender(t, base))
+	base.Observed = []string{"testdata/features/fleet-observed.yaml"}
+	got := runRender(t, base)
+	golden(t, "render-fleet-observed.yaml", got)
+	for _, want := range []string{"name: blue-api", "name: blue-web", "kro.run/collection-index: \"1\"", "count: \"2\"", "peers: \"1\""} {
+		if !strings.Contains(got, want) {
+			t.Errorf("render lacks %q", want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if ok, err := RunGraph(Inputs{Files: []string{"testdata/features/fleet-rgd.yaml"}}, "text", false, &out, &errOut); !ok || err != nil {
+		t.Fatal(ok, err, errOut.String())
+	}
+	golden(t, "graph-fleet.text", out.String())
+}

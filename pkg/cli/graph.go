@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/trellis-dev/trellis/pkg/graph"
@@ -64,6 +65,12 @@ func kindOf(n *graph.Node) string {
 
 func conditions(n *graph.Node) []string {
 	var out []string
+	for _, d := range n.ForEach {
+		out = append(out, "forEach "+d.Name+" in ${"+d.Program.Expr+"}")
+	}
+	if n.External != nil && n.External.Selector != nil {
+		out = append(out, "selector "+metav1.FormatLabelSelector(n.External.Selector))
+	}
 	for _, p := range n.IncludeWhen {
 		out = append(out, "includeWhen ${"+p.Expr+"}")
 	}
@@ -171,6 +178,9 @@ func writeMermaid(w io.Writer, g *graph.Graph, title string, states map[string]*
 	classes := map[string][]string{}
 	for _, n := range g.Nodes {
 		label := mermaidLabel(n.ID) + "<br/>" + mermaidLabel(kindOf(n))
+		if len(n.ForEach) > 0 {
+			label += "<br/>" + mermaidLabel("(collection)")
+		}
 		if st := states[n.ID]; st != nil {
 			label += "<br/>" + mermaidLabel(st.State)
 			if st.Reason != "" {
@@ -224,6 +234,9 @@ func writeDot(w io.Writer, g *graph.Graph, title string, states map[string]*Node
 	fmt.Fprintf(w, "  schema [label=%s, shape=ellipse];\n", dotQuote(title))
 	for _, n := range g.Nodes {
 		label := n.ID + "\n" + kindOf(n)
+		if len(n.ForEach) > 0 {
+			label += "\n(collection)"
+		}
 		attrs := []string{}
 		if st := states[n.ID]; st != nil {
 			label += "\n" + st.State

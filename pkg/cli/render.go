@@ -13,7 +13,9 @@ import (
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -68,6 +70,15 @@ func PrepareInstance(g *graph.Graph, inst *unstructured.Unstructured, namespace 
 	return out, problems, nil
 }
 
+// RenderedObject is one object of a resource (collections have several).
+type RenderedObject struct {
+	Object *unstructured.Unstructured
+	// Unresolved lists the fields left out because their data is not known.
+	Unresolved []trt.Unresolved
+	// Observed is set when --observed supplied the object's server state.
+	Observed bool
+}
+
 // NodeResult is what render found out about one resource.
 type NodeResult struct {
 	Node *graph.Node
@@ -75,16 +86,21 @@ type NodeResult struct {
 	// external, skipped, waiting, error.
 	State  string
 	Reason string
-	// Object is the desired object (for rendered/partial) or the observed
-	// object of an external reference.
-	Object     *unstructured.Unstructured
-	Unresolved []trt.Unresolved
+	// Objects are the desired objects (for rendered/partial; one per item
+	// for collections) or the observed objects of an external reference.
+	Objects []*RenderedObject
 	// Ready is the readyWhen verdict on what is known (the rendered object,
 	// or the --observed one); ReadyReason explains a false verdict.
 	Ready       bool
 	ReadyReason string
-	// Observed is set when --observed supplied the object's server state.
-	Observed bool
+}
+
+// Object returns the first object, if any.
+func (r *NodeResult) Object() *unstructured.Unstructured {
+	if len(r.Objects) == 0 {
+		return nil
+	}
+	return r.Objects[0].Object
 }
 
 // RenderResult is the outcome of rendering one instance.
@@ -152,71 +168,139 @@ func stateName(s trt.State) string {
 
 func renderNode(rt *trt.Instance, n *graph.Node, observed []*unstructured.Unstructured) *NodeResult {
 	r := &NodeResult{Node: n}
+	wait := func(state, reason string) *NodeResult {
+		r.State, r.Reason = state, reason
+		st := trt.StateWaiting
+		if state == "error" {
+			st = trt.StateError
+		} else if state == "skipped" {
+			st = trt.StateSkipped
+		}
+		rt.Set(n.ID, st, reason)
+		return r
+	}
 	if n.External != nil {
 		ns, name, err := rt.ExternalName(n)
 		if err != nil {
-			r.State, r.Reason = "waiting", err.Error()
 			if !errors.Is(err, trt.ErrPending) {
-				r.State = "error"
+				return wait("error", err.Error())
 			}
-			rt.Set(n.ID, trt.StateWaiting, r.Reason)
+			return wait("waiting", err.Error())
+		}
+		if n.External.Selector != nil {
+			sel, err := metav1.LabelSelectorAsSelector(n.External.Selector)
+			if err != nil {
+				return wait("error", fmt.Sprintf("externalRef selector: %v", err))
+			}
+			var matched []*unstructured.Unstructured
+			for _, o := range observed {
+				if o.GroupVersionKind().GroupKind() == n.GVK.GroupKind() && (ns == "" || o.GetNamespace() == "" || o.GetNamespace() == ns) &&
+					sel.Matches(labels.Set(o.GetLabels())) {
+					matched = append(matched, o)
+					r.Objects = append(r.Objects, &RenderedObject{Object: o, Observed: true})
+				}
+			}
+			r.State, r.Ready = "external", true
+			r.Reason = fmt.Sprintf("%d objects from --observed match the selector", len(matched))
+			rt.ObserveList(n.ID, matched)
+			rt.Set(n.ID, trt.StateReady, "")
 			return r
 		}
 		obs := findObserved(observed, n.GVK, ns, name, "")
 		if obs == nil {
-			r.State = "waiting"
-			r.Reason = fmt.Sprintf("external reference %s %s: give its state with --observed", n.GVK.Kind, joinNS(ns, name))
-			rt.Set(n.ID, trt.StateWaiting, r.Reason)
-			return r
+			return wait("waiting", fmt.Sprintf("external reference %s %s: give its state with --observed", n.GVK.Kind, joinNS(ns, name)))
 		}
-		r.State, r.Object, r.Observed = "external", obs, true
+		r.State = "external"
+		r.Objects = []*RenderedObject{{Object: obs, Observed: true}}
 		rt.Observe(n.ID, obs)
-		markReady(rt, n, r)
+		markReady(rt, n, r, -1)
 		return r
 	}
 	included, err := rt.Included(n)
 	switch {
 	case errors.Is(err, trt.ErrPending):
-		r.State, r.Reason = "waiting", err.Error()
-		rt.Set(n.ID, trt.StateWaiting, err.Error())
-		return r
+		return wait("waiting", err.Error())
 	case err != nil:
-		r.State, r.Reason = "error", err.Error()
-		rt.Set(n.ID, trt.StateError, err.Error())
-		return r
+		return wait("error", err.Error())
 	case !included:
-		r.State, r.Reason = "skipped", "includeWhen is false"
-		rt.Set(n.ID, trt.StateSkipped, r.Reason)
+		return wait("skipped", "includeWhen is false")
+	}
+	var items []trt.Item
+	if len(n.ForEach) > 0 {
+		items, err = rt.Expand(n)
+		switch {
+		case errors.Is(err, trt.ErrPending):
+			return wait("waiting", err.Error())
+		case err != nil:
+			return wait("error", err.Error())
+		}
+	}
+	render := func(i int) (*unstructured.Unstructured, []trt.Unresolved, error) {
+		if items == nil {
+			return rt.RenderPartial(n)
+		}
+		return rt.RenderItemPartial(n, items[i], len(items))
+	}
+	count := 1
+	if items != nil {
+		count = len(items)
+	}
+	r.State = "rendered"
+	var seen []*unstructured.Unstructured
+	for i := 0; i < count; i++ {
+		obj, unresolved, err := render(i)
+		if err != nil {
+			if items != nil {
+				err = fmt.Errorf("item %d: %w", i, err)
+			}
+			r.Objects = nil
+			return wait("error", err.Error())
+		}
+		ro := &RenderedObject{Object: obj, Unresolved: unresolved}
+		if len(unresolved) > 0 {
+			r.State = "partial"
+		} else {
+			// What the controller adds before applying.
+			ann := obj.GetAnnotations()
+			ann[trt.AnnotationDesiredHash] = trt.DesiredHash(obj)
+			obj.SetAnnotations(ann)
+		}
+		s := obj.DeepCopy()
+		if obs := findObserved(observed, n.GVK, obj.GetNamespace(), obj.GetName(), ""); obs != nil {
+			ro.Observed = true
+			s = &unstructured.Unstructured{Object: mergeOver(obs.DeepCopy().Object, obj.DeepCopy().Object).(map[string]any)}
+		}
+		r.Objects = append(r.Objects, ro)
+		seen = append(seen, s)
+	}
+	if items != nil {
+		rt.ObserveList(n.ID, seen)
+		markReady(rt, n, r, len(items))
 		return r
 	}
-	obj, unresolved, err := rt.RenderPartial(n)
-	if err != nil {
-		r.State, r.Reason = "error", err.Error()
-		rt.Set(n.ID, trt.StateError, err.Error())
-		return r
+	if len(seen) == 1 && !r.Objects[0].Observed {
+		// Without --observed, match by node id (a child renamed by a change).
+		if obs := findObserved(observed, n.GVK, "\x00", "\x00", n.ID); obs != nil {
+			r.Objects[0].Observed = true
+			seen[0] = &unstructured.Unstructured{Object: mergeOver(obs.DeepCopy().Object, r.Objects[0].Object.DeepCopy().Object).(map[string]any)}
+		}
 	}
-	r.State, r.Object, r.Unresolved = "rendered", obj, unresolved
-	if len(unresolved) > 0 {
-		r.State = "partial"
-	} else {
-		// What the controller adds before applying.
-		ann := obj.GetAnnotations()
-		ann[trt.AnnotationDesiredHash] = trt.DesiredHash(obj)
-		obj.SetAnnotations(ann)
-	}
-	seen := obj.DeepCopy()
-	if obs := findObserved(observed, n.GVK, obj.GetNamespace(), obj.GetName(), n.ID); obs != nil {
-		r.Observed = true
-		seen = &unstructured.Unstructured{Object: mergeOver(obs.DeepCopy().Object, obj.DeepCopy().Object).(map[string]any)}
-	}
-	rt.Observe(n.ID, seen)
-	markReady(rt, n, r)
+	rt.Observe(n.ID, seen[0])
+	markReady(rt, n, r, -1)
 	return r
 }
 
-// markReady records readiness and lets dependents proceed regardless.
-func markReady(rt *trt.Instance, n *graph.Node, r *NodeResult) {
-	ready, reason, err := rt.Ready(n)
+// markReady records readiness (of a collection of size items when items
+// >= 0) and lets dependents proceed regardless.
+func markReady(rt *trt.Instance, n *graph.Node, r *NodeResult, items int) {
+	var ready bool
+	var reason string
+	var err error
+	if items >= 0 {
+		ready, reason, err = rt.ReadyList(n, items)
+	} else {
+		ready, reason, err = rt.Ready(n)
+	}
 	switch {
 	case err != nil:
 		r.ReadyReason = err.Error()
@@ -288,24 +372,29 @@ func WriteRender(w io.Writer, g *graph.Graph, res *RenderResult) error {
 		}
 	}
 	for _, r := range res.Nodes {
-		if r.Object == nil || r.State == "external" {
+		if r.State == "external" {
 			continue
 		}
-		obj := r.Object.DeepCopy().Object
-		comments := map[string]string{}
-		for _, u := range r.Unresolved {
-			setPath(obj, u.Path, u.Raw)
-			comments[u.Path] = "# unresolved: " + pendingReason(u.Reason)
+		for i, ro := range r.Objects {
+			obj := ro.Object.DeepCopy().Object
+			comments := map[string]string{}
+			for _, u := range ro.Unresolved {
+				setPath(obj, u.Path, u.Raw)
+				comments[u.Path] = "# unresolved: " + pendingReason(u.Reason)
+			}
+			head := fmt.Sprintf("%s (apply order %d)", r.Node.ID, r.Node.ApplyOrder)
+			if len(r.Node.ForEach) > 0 {
+				head = fmt.Sprintf("%s item %d of %d (apply order %d)", r.Node.ID, i+1, len(r.Objects), r.Node.ApplyOrder)
+			}
+			if ro.Observed {
+				head += ", observed state from --observed"
+			}
+			s, err := marshalObject(obj, comments, head)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "---\n%s", s)
 		}
-		head := fmt.Sprintf("%s (apply order %d)", r.Node.ID, r.Node.ApplyOrder)
-		if r.Observed {
-			head += ", observed state from --observed"
-		}
-		s, err := marshalObject(obj, comments, head)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "---\n%s", s)
 	}
 	return nil
 }
@@ -322,8 +411,13 @@ func idWidth(g *graph.Graph) int {
 
 func summary(r *NodeResult) string {
 	what := r.Node.GVK.Kind
-	if r.Object != nil {
-		what += " " + joinNS(r.Object.GetNamespace(), r.Object.GetName())
+	switch {
+	case len(r.Node.ForEach) > 0 && (r.State == "rendered" || r.State == "partial"):
+		what += fmt.Sprintf(" collection of %d", len(r.Objects))
+	case r.Node.External != nil && r.Node.External.Selector != nil && r.State == "external":
+		what += fmt.Sprintf(" selector matching %d from --observed", len(r.Objects))
+	case r.Object() != nil:
+		what += " " + joinNS(r.Object().GetNamespace(), r.Object().GetName())
 	}
 	switch r.State {
 	case "rendered", "external":
@@ -336,9 +430,15 @@ func summary(r *NodeResult) string {
 		}
 		return s + "; not ready yet: " + pendingReason(r.ReadyReason)
 	case "partial":
-		paths := make([]string, len(r.Unresolved))
-		for i, u := range r.Unresolved {
-			paths[i] = u.Path
+		set := map[string]bool{}
+		for _, ro := range r.Objects {
+			for _, u := range ro.Unresolved {
+				set[u.Path] = true
+			}
+		}
+		paths := make([]string, 0, len(set))
+		for p := range set {
+			paths = append(paths, p)
 		}
 		sort.Strings(paths)
 		return what + "; unresolved: " + strings.Join(paths, ", ")

@@ -37,10 +37,30 @@ func (r *Instance) RenderPartial(n *graph.Node) (*unstructured.Unstructured, []U
 	if err == nil || !errors.Is(err, ErrPending) {
 		return obj, nil, err
 	}
+	return r.renderPartialWith(n, r.snapshot(), nil)
+}
+
+// RenderItemPartial is RenderPartial for one item of a collection (see
+// RenderItem).
+func (r *Instance) RenderItemPartial(n *graph.Node, item Item, size int) (*unstructured.Unstructured, []Unresolved, error) {
+	obj, err := r.RenderItem(n, item, size)
+	if err == nil || !errors.Is(err, ErrPending) {
+		return obj, nil, err
+	}
 	vars := r.snapshot()
+	for k, v := range item.Bindings {
+		vars[k] = v
+	}
+	return r.renderPartialWith(n, vars, map[string]string{
+		LabelCollectionIndex: strconv.Itoa(item.Index),
+		LabelCollectionSize:  strconv.Itoa(size),
+	})
+}
+
+func (r *Instance) renderPartialWith(n *graph.Node, vars map[string]any, extraLabels map[string]string) (*unstructured.Unstructured, []Unresolved, error) {
 	var unresolved []Unresolved
 	out := r.renderPartial(n, n.Template, vars, "", &unresolved)
-	obj = &unstructured.Unstructured{Object: out.(map[string]any)}
+	obj := &unstructured.Unstructured{Object: out.(map[string]any)}
 	if n.Namespaced && obj.GetNamespace() == "" && !hasUnresolved(unresolved, "metadata.namespace") {
 		obj.SetNamespace(r.obj.GetNamespace())
 	}
@@ -52,6 +72,9 @@ func (r *Instance) RenderPartial(n *graph.Node) (*unstructured.Unstructured, []U
 		labels[k] = v
 	}
 	labels[LabelNodeID] = n.ID
+	for k, v := range extraLabels {
+		labels[k] = v
+	}
 	obj.SetLabels(labels)
 	ann := obj.GetAnnotations()
 	if ann == nil {

@@ -213,7 +213,7 @@ func TestSeedWebApp(t *testing.T) {
 			if n.State != "rendered" {
 				t.Fatalf("%s: %s %s", n.Node.ID, n.State, n.Reason)
 			}
-			want := n.Object
+			want := n.Object()
 			kinds = append(kinds, want.GetKind())
 			got, err := c.Dynamic.Resource(n.Node.GVR).Namespace(want.GetNamespace()).Get(ctx, want.GetName(), metav1.GetOptions{})
 			if err != nil {
