@@ -225,17 +225,43 @@ func diffNode(ctx context.Context, c *Cluster, rt *trt.Instance, n *graph.Node, 
 	settle := func(state trt.State, reason string) {
 		rt.Set(n.ID, state, reason)
 	}
+	unknown := func(format string, args ...any) {
+		fmt.Fprintf(out, "  ? %s: %s\n", n.ID, fmt.Sprintf(format, args...))
+		sum.Unresolved++
+		settle(trt.StateWaiting, "unknown")
+	}
+	failed := func(err error) {
+		fmt.Fprintf(out, "  ! %s: %s\n", n.ID, oneLine(err.Error()))
+		settle(trt.StateError, err.Error())
+	}
 	if n.External != nil {
 		ns, name, err := rt.ExternalName(n)
 		if err != nil {
-			settle(trt.StateWaiting, err.Error())
+			unknown("external reference: %s", pendingLive(err))
+			return
+		}
+		if n.External.Selector != nil {
+			sel, err := metav1.LabelSelectorAsSelector(n.External.Selector)
+			if err != nil {
+				failed(err)
+				return
+			}
+			list, err := c.Dynamic.Resource(n.GVR).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+			if err != nil {
+				failed(err)
+				return
+			}
+			objs := make([]*unstructured.Unstructured, len(list.Items))
+			for i := range list.Items {
+				objs[i] = &list.Items[i]
+			}
+			rt.ObserveList(n.ID, objs)
+			settle(trt.StateReady, "")
 			return
 		}
 		obj, err := c.Dynamic.Resource(n.GVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			fmt.Fprintf(out, "  ? %s: external reference %s %s: %v\n", n.ID, n.GVK.Kind, joinNS(ns, name), errSummary(err))
-			sum.Unresolved++
-			settle(trt.StateWaiting, "external reference missing")
+			unknown("external reference %s %s: %v", n.GVK.Kind, joinNS(ns, name), errSummary(err))
 			return
 		}
 		rt.Observe(n.ID, obj)
@@ -245,30 +271,69 @@ func diffNode(ctx context.Context, c *Cluster, rt *trt.Instance, n *graph.Node, 
 	included, err := rt.Included(n)
 	switch {
 	case errors.Is(err, trt.ErrPending):
-		fmt.Fprintf(out, "  ? %s: includeWhen cannot be decided yet: %s\n", n.ID, pendingLive(err))
-		sum.Unresolved++
-		settle(trt.StateWaiting, err.Error())
+		unknown("includeWhen cannot be decided yet: %s", pendingLive(err))
 		return
 	case err != nil:
-		fmt.Fprintf(out, "  ! %s: %s\n", n.ID, oneLine(err.Error()))
-		settle(trt.StateError, err.Error())
+		failed(err)
 		return
 	case !included:
 		settle(trt.StateSkipped, "includeWhen is false")
 		return
 	}
-	desired, err := rt.Render(n)
-	switch {
-	case errors.Is(err, trt.ErrPending):
-		fmt.Fprintf(out, "  ? %s: not known until its dependencies exist: %s\n", n.ID, pendingLive(err))
-		sum.Unresolved++
-		settle(trt.StateWaiting, err.Error())
-		return
-	case err != nil:
-		fmt.Fprintf(out, "  ! %s: %s\n", n.ID, oneLine(err.Error()))
-		settle(trt.StateError, err.Error())
-		return
+	var desired []*unstructured.Unstructured
+	if len(n.ForEach) > 0 {
+		items, err := rt.Expand(n)
+		switch {
+		case errors.Is(err, trt.ErrPending):
+			unknown("the collection's items are not known until its dependencies exist: %s", pendingLive(err))
+			return
+		case err != nil:
+			failed(err)
+			return
+		}
+		for _, item := range items {
+			d, err := rt.RenderItem(n, item, len(items))
+			if errors.Is(err, trt.ErrPending) {
+				unknown("not known until its dependencies exist: %s", pendingLive(err))
+				return
+			} else if err != nil {
+				failed(fmt.Errorf("item %d: %w", item.Index, err))
+				return
+			}
+			desired = append(desired, d)
+		}
+	} else {
+		d, err := rt.Render(n)
+		switch {
+		case errors.Is(err, trt.ErrPending):
+			unknown("not known until its dependencies exist: %s", pendingLive(err))
+			return
+		case err != nil:
+			failed(err)
+			return
+		}
+		desired = append(desired, d)
 	}
+	var observed []*unstructured.Unstructured
+	for _, d := range desired {
+		dry, err := diffObject(ctx, c, n, d, sum, wanted, out)
+		if err != nil {
+			settle(trt.StateError, err.Error())
+			return
+		}
+		observed = append(observed, dry)
+	}
+	if len(n.ForEach) > 0 {
+		rt.ObserveList(n.ID, observed)
+	} else {
+		rt.Observe(n.ID, observed[0])
+	}
+	settle(trt.StateReady, "") // go on to dependents, as render does
+}
+
+// diffObject dry-runs the apply of one desired child and prints how the
+// result differs from the live object.
+func diffObject(ctx context.Context, c *Cluster, n *graph.Node, desired *unstructured.Unstructured, sum *DiffSummary, wanted map[string]bool, out io.Writer) (*unstructured.Unstructured, error) {
 	ann := desired.GetAnnotations()
 	ann[trt.AnnotationDesiredHash] = trt.DesiredHash(desired)
 	desired.SetAnnotations(ann)
@@ -277,8 +342,7 @@ func diffNode(ctx context.Context, c *Cluster, rt *trt.Instance, n *graph.Node, 
 	live, err := ri.Get(ctx, desired.GetName(), metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		fmt.Fprintf(out, "  ! %s: reading it: %v\n", what, errSummary(err))
-		settle(trt.StateError, err.Error())
-		return
+		return nil, err
 	}
 	if apierrors.IsNotFound(err) {
 		live = nil
@@ -286,23 +350,21 @@ func diffNode(ctx context.Context, c *Cluster, rt *trt.Instance, n *graph.Node, 
 	dry, err := ri.Apply(ctx, desired.GetName(), desired, metav1.ApplyOptions{FieldManager: FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}})
 	if err != nil {
 		fmt.Fprintf(out, "  ! %s: the apply would fail: %v\n", what, errSummary(err))
-		settle(trt.StateError, err.Error())
-		return
+		return nil, err
 	}
 	if live == nil {
 		sum.Created++
 		fmt.Fprintf(out, "  + %s would be created\n", what)
-	} else {
-		wanted[string(live.GetUID())] = true
-		a, _ := comparable(live)
-		b, _ := comparable(dry)
-		if d := unifiedDiff("live", "desired", a, b, 3); d != "" {
-			sum.Changed++
-			fmt.Fprintf(out, "  ~ %s would change:\n%s", what, indent(d, "      "))
-		}
+		return dry, nil
 	}
-	rt.Observe(n.ID, dry)
-	settle(trt.StateReady, "") // go on to dependents, as render does
+	wanted[string(live.GetUID())] = true
+	a, _ := comparable(live)
+	b, _ := comparable(dry)
+	if d := unifiedDiff("live", "desired", a, b, 3); d != "" {
+		sum.Changed++
+		fmt.Fprintf(out, "  ~ %s would change:\n%s", what, indent(d, "      "))
+	}
+	return dry, nil
 }
 
 func errSummary(err error) string {

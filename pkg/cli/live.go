@@ -85,8 +85,8 @@ func LiveGraph(ctx context.Context, c *Cluster, g *graph.Graph, inst *unstructur
 	return states, nil
 }
 
-func ownedChildren(ctx context.Context, c *Cluster, g *graph.Graph, inst *unstructured.Unstructured) (map[string]*unstructured.Unstructured, error) {
-	out := map[string]*unstructured.Unstructured{}
+func ownedChildren(ctx context.Context, c *Cluster, g *graph.Graph, inst *unstructured.Unstructured) (map[string][]*unstructured.Unstructured, error) {
+	out := map[string][]*unstructured.Unstructured{}
 	if inst.GetUID() == "" {
 		return out, nil
 	}
@@ -108,14 +108,14 @@ func ownedChildren(ctx context.Context, c *Cluster, g *graph.Graph, inst *unstru
 		for i := range list.Items {
 			item := &list.Items[i]
 			if id := item.GetLabels()[trt.LabelNodeID]; id != "" {
-				out[id] = item
+				out[id] = append(out[id], item)
 			}
 		}
 	}
 	return out, nil
 }
 
-func liveNode(ctx context.Context, c *Cluster, rt *trt.Instance, n *graph.Node, children map[string]*unstructured.Unstructured) *NodeState {
+func liveNode(ctx context.Context, c *Cluster, rt *trt.Instance, n *graph.Node, children map[string][]*unstructured.Unstructured) *NodeState {
 	st := &NodeState{}
 	fail := func(state, reason string) *NodeState {
 		st.State, st.Reason = state, reason
@@ -128,11 +128,45 @@ func liveNode(ctx context.Context, c *Cluster, rt *trt.Instance, n *graph.Node, 
 		rt.Set(n.ID, rs, reason)
 		return st
 	}
+	// find returns the live object of a rendered child.
+	find := func(desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+		for _, o := range children[n.ID] {
+			if o.GetName() == desired.GetName() && o.GetNamespace() == desired.GetNamespace() {
+				return o, nil
+			}
+		}
+		o, err := c.Dynamic.Resource(n.GVR).Namespace(desired.GetNamespace()).Get(ctx, desired.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return o, err
+	}
 	var obj *unstructured.Unstructured
 	if n.External != nil {
 		ns, name, err := rt.ExternalName(n)
 		if err != nil {
 			return fail("waiting", pendingLive(err))
+		}
+		if n.External.Selector != nil {
+			sel, err := metav1.LabelSelectorAsSelector(n.External.Selector)
+			if err != nil {
+				return fail("error", err.Error())
+			}
+			list, err := c.Dynamic.Resource(n.GVR).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+			if err != nil {
+				return fail("error", err.Error())
+			}
+			objs := make([]*unstructured.Unstructured, len(list.Items))
+			for i := range list.Items {
+				objs[i] = &list.Items[i]
+			}
+			sort.Slice(objs, func(i, j int) bool {
+				return joinNS(objs[i].GetNamespace(), objs[i].GetName()) < joinNS(objs[j].GetNamespace(), objs[j].GetName())
+			})
+			rt.ObserveList(n.ID, objs)
+			st.State, st.Object = "ready", fmt.Sprintf("%d %s matching %s", len(objs), n.GVR.Resource, sel)
+			rt.Set(n.ID, trt.StateReady, "")
+			return st
 		}
 		st.Object = n.GVK.Kind + " " + joinNS(ns, name)
 		o, err := c.Dynamic.Resource(n.GVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
@@ -153,6 +187,43 @@ func liveNode(ctx context.Context, c *Cluster, rt *trt.Instance, n *graph.Node, 
 		case !included:
 			return fail("skipped", "includeWhen is false")
 		}
+		if len(n.ForEach) > 0 {
+			items, err := rt.Expand(n)
+			switch {
+			case errors.Is(err, trt.ErrPending):
+				return fail("waiting", pendingLive(err))
+			case err != nil:
+				return fail("error", err.Error())
+			}
+			var existing []*unstructured.Unstructured
+			for _, item := range items {
+				d, err := rt.RenderItem(n, item, len(items))
+				if errors.Is(err, trt.ErrPending) {
+					return fail("waiting", pendingLive(err))
+				} else if err != nil {
+					return fail("error", err.Error())
+				}
+				o, err := find(d)
+				if err != nil {
+					return fail("error", err.Error())
+				}
+				if o != nil {
+					existing = append(existing, o)
+				}
+			}
+			st.Object = fmt.Sprintf("%d of %d %s", len(existing), len(items), n.GVR.Resource)
+			rt.ObserveList(n.ID, existing)
+			ready, reason, err := rt.ReadyList(n, len(items))
+			switch {
+			case err != nil:
+				return fail("error", err.Error())
+			case !ready:
+				return fail("waiting", pendingLive(errors.New(reason)))
+			}
+			st.State = "ready"
+			rt.Set(n.ID, trt.StateReady, "")
+			return st
+		}
 		desired, err := rt.Render(n)
 		switch {
 		case errors.Is(err, trt.ErrPending):
@@ -161,13 +232,9 @@ func liveNode(ctx context.Context, c *Cluster, rt *trt.Instance, n *graph.Node, 
 			return fail("error", err.Error())
 		}
 		st.Object = n.GVK.Kind + " " + joinNS(desired.GetNamespace(), desired.GetName())
-		obj = children[n.ID]
-		if obj == nil {
-			o, err := c.Dynamic.Resource(n.GVR).Namespace(desired.GetNamespace()).Get(ctx, desired.GetName(), metav1.GetOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				return fail("error", err.Error())
-			}
-			obj = o
+		obj, err = find(desired)
+		if err != nil {
+			return fail("error", err.Error())
 		}
 		if obj == nil {
 			return fail("missing", "not created yet")

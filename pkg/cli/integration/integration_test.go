@@ -316,3 +316,98 @@ func TestSeedWebApp(t *testing.T) {
 		}
 	})
 }
+
+// A collection and a selector externalRef: render, the live graph and diff
+// agree with what the controller does.
+func TestFleetCollection(t *testing.T) {
+	c := setup(t)
+	env := testenv.Current(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	cms := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	nsGVR := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+
+	apply(t, c, nsGVR, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "shared"}}})
+	peer := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "peer-one", "namespace": "shared", "labels": map[string]any{"team": "core"}}}}
+	apply(t, c, cms, peer)
+
+	rgdPath := filepath.Join("..", "testdata", "features", "fleet-rgd.yaml")
+	rgd := load(t, rgdPath)
+	apply(t, c, rgdGVR, rgd)
+	t.Cleanup(func() {
+		_ = c.Dynamic.Resource(rgdGVR).Delete(context.Background(), rgd.GetName(), metav1.DeleteOptions{})
+	})
+	waitFor(t, time.Minute, "RGD Active", func() (*unstructured.Unstructured, error) {
+		return c.Dynamic.Resource(rgdGVR).Get(ctx, rgd.GetName(), metav1.GetOptions{})
+	}, func(u *unstructured.Unstructured) bool { return state(u) == "Active" })
+	fleets := schema.GroupVersionResource{Group: "kro.run", Version: "v1alpha1", Resource: "fleets"}
+	inst := load(t, filepath.Join("..", "testdata", "features", "fleet-instance.yaml"))
+	inst.SetNamespace(ns)
+	apply(t, c, fleets, inst)
+	live := waitFor(t, time.Minute, "Fleet ACTIVE", func() (*unstructured.Unstructured, error) {
+		return c.Dynamic.Resource(fleets).Namespace(ns).Get(ctx, inst.GetName(), metav1.GetOptions{})
+	}, func(u *unstructured.Unstructured) bool { return state(u) == "ACTIVE" })
+
+	// render, with the peer as observed state, matches every applied object.
+	docs, _ := cli.ReadFiles([]string{rgdPath}, nil)
+	results, _ := (&cli.Checker{Base: cli.Offline(nil)}).Check(docs)
+	g := results[0].Graph
+	local := inst.DeepCopy()
+	local.SetUID(live.GetUID())
+	prepared, _, err := cli.PrepareInstance(g, local, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	livePeer, err := c.Dynamic.Resource(cms).Namespace("shared").Get(ctx, "peer-one", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := cli.Render(g, prepared, cli.RenderOptions{Observed: []*unstructured.Unstructured{livePeer}})
+	rendered := 0
+	for _, n := range res.Nodes {
+		if n.State == "external" {
+			continue
+		}
+		if n.State != "rendered" {
+			t.Fatalf("%s: %s %s", n.Node.ID, n.State, n.Reason)
+		}
+		for _, ro := range n.Objects {
+			rendered++
+			got, err := c.Dynamic.Resource(cms).Namespace(ro.Object.GetNamespace()).Get(ctx, ro.Object.GetName(), metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("%s: %v", ro.Object.GetName(), err)
+			}
+			if h := ro.Object.GetAnnotations()[trt.AnnotationDesiredHash]; h != got.GetAnnotations()[trt.AnnotationDesiredHash] {
+				t.Errorf("%s: desired hash %s, controller applied %s", ro.Object.GetName(), h, got.GetAnnotations()[trt.AnnotationDesiredHash])
+			}
+		}
+	}
+	if rendered != 3 {
+		t.Errorf("rendered %d objects, want 3 (2 workers + summary)", rendered)
+	}
+
+	var out bytes.Buffer
+	if err := cli.RunLiveGraph(ctx, c, "fleet/"+inst.GetName(), ns, "text", false, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[ready] 1 configmaps matching team=core", "[ready] 2 of 2 configmaps", "[ready] ConfigMap " + ns + "/blue-summary"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("live graph lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	out.Reset()
+	var errOut bytes.Buffer
+	changed, err := cli.RunDiff(ctx, c, cli.Inputs{Files: []string{rgdPath}}, cli.DiffOptions{Namespace: ns}, &out, &errOut)
+	if err != nil || changed {
+		t.Errorf("diff of the applied RGD: changed=%v err=%v\n%s%s", changed, err, out.String(), errOut.String())
+	}
+	raw, _ := os.ReadFile(rgdPath)
+	s := strings.Replace(string(raw), "who: ${name}", "who: worker-${name}", 1)
+	out.Reset()
+	changed, err = cli.RunDiff(ctx, c, cli.Inputs{Files: []string{"-"}, Stdin: strings.NewReader(s)}, cli.DiffOptions{Namespace: ns}, &out, &errOut)
+	if err != nil || !changed || !strings.Contains(out.String(), "2 to change") || !strings.Contains(out.String(), "+  who: worker-api") {
+		t.Errorf("diff of the changed RGD: changed=%v err=%v\n%s%s", changed, err, out.String(), errOut.String())
+	}
+}
