@@ -362,6 +362,9 @@ func WriteRender(w io.Writer, g *graph.Graph, res *RenderResult) error {
 	for _, r := range res.Nodes {
 		fmt.Fprintf(w, "#   %-*s %s\n", idWidth(g), r.Node.ID, summary(r))
 	}
+	if inst.GetUID() == "" {
+		fmt.Fprintf(w, "# (label %s is empty: the apiserver assigns the instance's uid when it is created)\n", trt.LabelInstanceID)
+	}
 	if len(res.Status) > 0 {
 		st, err := marshalObject(res.Status, nil, "")
 		if err == nil {
