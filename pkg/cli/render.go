@@ -457,7 +457,13 @@ func pendingReason(s string) string {
 	s = oneLine(s)
 	const marker = ": data pending: "
 	if i := strings.LastIndex(s, marker); i >= 0 {
-		return s[i+len(marker):] + " (not observed yet; see --observed)"
+		prefix := ""
+		if strings.HasPrefix(s, "readyWhen[") || strings.HasPrefix(s, "includeWhen[") {
+			if j := strings.IndexAny(s, " :"); j > 0 {
+				prefix = s[:j] + ": "
+			}
+		}
+		return prefix + s[i+len(marker):] + " (not observed yet; see --observed)"
 	}
 	return s
 }
