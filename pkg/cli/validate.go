@@ -281,7 +281,12 @@ func (c *Checker) diagnose(doc *Document, err error) Diagnostic {
 // sits on one line of a plain or quoted scalar, moves the column to the
 // offending character.
 func refineCEL(msg string, pos Position, n *yaml.Node) (string, Position) {
+	snippet := ""
 	if i := strings.Index(msg, "\n"); i >= 0 {
+		rest := strings.Split(msg[i+1:], "\n")
+		if len(rest) > 0 && strings.HasPrefix(rest[0], " | ") {
+			snippet = strings.TrimPrefix(rest[0], " | ")
+		}
 		msg = msg[:i]
 	}
 	m := celPos.FindStringSubmatchIndex(msg)
@@ -298,13 +303,15 @@ func refineCEL(msg string, pos Position, n *yaml.Node) (string, Position) {
 	if n.Style != 0 && n.Style != yaml.DoubleQuotedStyle && n.Style != yaml.SingleQuotedStyle {
 		return out, pos
 	}
-	// The message is about the first expression of the field whose text
-	// contains the reported column; use the first ${ as anchor.
-	start := strings.Index(n.Value, "${")
-	if start < 0 {
+	// Anchor at the expression cel-go quotes, else at the first one.
+	var off int
+	if i := strings.Index(n.Value, snippet); snippet != "" && i >= 0 {
+		off = i + col - 1
+	} else if start := strings.Index(n.Value, "${"); start >= 0 {
+		off = start + 1 + col
+	} else {
 		return out, pos
 	}
-	off := start + 1 + col
 	if n.Style == yaml.DoubleQuotedStyle || n.Style == yaml.SingleQuotedStyle {
 		off++
 	}
