@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -113,6 +114,29 @@ func waitFor(t *testing.T, timeout time.Duration, what string, get func() (*unst
 		t.Fatalf("%s: not reached in %s; last seen:\n%s", what, timeout, dump)
 	}
 	return last
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// golden compares got, with the test namespace replaced by NAMESPACE, with
+// ../testdata/golden/name.
+func golden(t *testing.T, name, ns, got string) {
+	t.Helper()
+	got = strings.ReplaceAll(got, ns, "NAMESPACE")
+	path := filepath.Join("..", "testdata", "golden", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the golden file:\n--- want\n%s\n--- got\n%s", name, want, got)
+	}
 }
 
 func state(u *unstructured.Unstructured) string {
@@ -248,7 +272,7 @@ func TestSeedWebApp(t *testing.T) {
 		if err := cli.RunLiveGraph(ctx, c, "webapp/"+inst.GetName(), ns, "text", false, &out); err != nil {
 			t.Fatal(err)
 		}
-		t.Log("\n" + out.String())
+		golden(t, "graph-live-webapp.txt", ns, out.String())
 		for _, want := range []string{"ACTIVE", "[ready] Deployment default/test-app", "[ready] Service default/test-app", "[ready] Ingress default/test-app"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("live graph lacks %q:\n%s", want, out.String())
@@ -287,7 +311,7 @@ func TestSeedWebApp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err, errOut.String())
 		}
-		t.Log("\n" + out.String())
+		golden(t, "diff-webapp.txt", ns, out.String())
 		if !changed {
 			t.Error("no change reported")
 		}
