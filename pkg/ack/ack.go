@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -176,7 +177,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		if timeout <= 0 {
 			timeout = time.Minute
 		}
-		if err := InstallCRDs(ctx, mgr, names, timeout); err != nil {
+		if err := InstallCRDs(ctx, mgr.GetConfig(), names, timeout); err != nil {
 			return err
 		}
 	}
@@ -197,15 +198,15 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	return nil
 }
 
-// InstallCRDs creates or updates the named embedded CRDs and waits until
-// they are established. It uses a direct client: the manager's cache does
-// not run yet.
-func InstallCRDs(ctx context.Context, mgr ctrl.Manager, names []string, timeout time.Duration) error {
+// InstallCRDs creates or updates the named embedded CRDs (replacing, for
+// example, ACK's own) and waits until they are established. It uses a direct
+// client: the manager's cache does not run yet.
+func InstallCRDs(ctx context.Context, cfg *rest.Config, names []string, timeout time.Duration) error {
 	scheme := runtime.NewScheme()
 	if err := apiextv1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	c, err := client.New(mgr.GetConfig(), client.Options{Scheme: scheme})
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return err
 	}

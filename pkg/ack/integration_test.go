@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	corev1 "k8s.io/api/core/v1"
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -775,5 +776,59 @@ func TestBadAdoptionPolicy(t *testing.T) {
 	f.waitCondition(b, ackv1alpha1.ConditionTypeTerminal, corev1.ConditionTrue)
 	if f.bucketExists("trellis-bad-policy") {
 		t.Fatal("bucket created despite the bad policy")
+	}
+}
+
+// A cluster with ACK's own CRDs gets trellis's on start (upgrade in place),
+// and the result is established and keeps ACK's fields.
+func TestInstallCRDsOverACKs(t *testing.T) {
+	env := testenv.Current(t)
+	ctx := context.Background()
+	s := runtime.NewScheme()
+	_ = apiextv1.AddToScheme(s)
+	c, err := client.New(env.Config, client.Options{Scheme: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("crdgen/testdata/s3.services.k8s.aws_buckets.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks := &apiextv1.CustomResourceDefinition{}
+	if err := yaml.Unmarshal(b, acks); err != nil {
+		t.Fatal(err)
+	}
+	existing := &apiextv1.CustomResourceDefinition{}
+	err = c.Get(ctx, client.ObjectKey{Name: acks.Name}, existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := c.Create(ctx, acks); err != nil {
+			t.Fatal(err)
+		}
+	case err != nil:
+		t.Fatal(err)
+	default:
+		existing.Spec = acks.Spec
+		existing.Labels = nil
+		if err := c.Update(ctx, existing); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ack.InstallCRDs(ctx, env.Config, []string{acks.Name}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got := &apiextv1.CustomResourceDefinition{}
+	if err := c.Get(ctx, client.ObjectKey{Name: acks.Name}, got); err != nil {
+		t.Fatal(err)
+	}
+	spec := got.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"]
+	if got.Labels["app.kubernetes.io/managed-by"] != "trellis" {
+		t.Fatalf("labels %v", got.Labels)
+	}
+	if _, ok := spec.Properties["tags"]; !ok {
+		t.Fatal("trellis's schema not installed")
+	}
+	if w := spec.Properties["website"]; w.XPreserveUnknownFields == nil || !*w.XPreserveUnknownFields {
+		t.Fatalf("ACK's website field not kept: %+v", w)
 	}
 }
