@@ -247,18 +247,16 @@ func TestRenderACK(t *testing.T) {
 
 // An instance the generated CRD rejects is reported, not rendered.
 func TestRenderInvalidInstance(t *testing.T) {
-	in := RenderInputs{Inputs: Inputs{Files: seeds("000-webapp-rgd.yaml"), Stdin: strings.NewReader(`
-apiVersion: kro.run/v1alpha1
-kind: WebApp
-metadata:
-  name: bad
-spec:
-  name: bad
-  replicas: many
-`)}, Instances: []string{"-"}}
+	in := RenderInputs{Inputs: Inputs{Files: seeds("000-webapp-rgd.yaml")}, Instances: []string{"testdata/instances/webapp-bad.yaml"}}
 	got := runRender(t, in)
-	if !strings.Contains(got, "spec.replicas") || !strings.HasSuffix(got, "--- failed\n") {
-		t.Errorf("got %q", got)
+	golden(t, "render-invalid-instance.txt", got)
+	for _, want := range []string{"spec.replicas", "spec.colour: unknown field"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if !strings.HasSuffix(got, "--- failed\n") {
+		t.Error("render did not fail")
 	}
 }
 

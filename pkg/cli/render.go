@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
-	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
@@ -17,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/trellis-dev/trellis/pkg/graph"
 	trt "github.com/trellis-dev/trellis/pkg/runtime"
@@ -48,23 +45,20 @@ func PrepareInstance(g *graph.Graph, inst *unstructured.Unstructured, namespace 
 	} else {
 		out.SetNamespace("")
 	}
-	v := g.CRD.Spec.Versions[0]
-	internal := &apiextensions.JSONSchemaProps{}
-	if err := extv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v.Schema.OpenAPIV3Schema, internal, nil); err != nil {
-		return nil, nil, fmt.Errorf("converting the CRD schema: %w", err)
-	}
-	ss, err := structuralschema.NewStructural(internal)
+	sch, err := newObjectSchema(g.CRD.Spec.Versions[0].Schema.OpenAPIV3Schema)
 	if err != nil {
-		return nil, nil, fmt.Errorf("CRD schema is not structural: %w", err)
-	}
-	structuralpruning.Prune(out.Object, ss, true)
-	structuraldefaulting.Default(out.Object, ss)
-	validator, _, err := apiservervalidation.NewSchemaValidator(internal)
-	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("the generated CRD's schema: %w", err)
 	}
 	var problems []string
-	for _, e := range apiservervalidation.ValidateCustomResource(field.NewPath(""), out.UnstructuredContent(), validator) {
+	// kubectl's strict field validation rejects unknown fields; the
+	// apiserver would prune what gets through.
+	unknown := structuralpruning.PruneWithOptions(out.Object, sch.structural, true,
+		structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	for _, u := range unknown {
+		problems = append(problems, fmt.Sprintf("%s: unknown field", u))
+	}
+	structuraldefaulting.Default(out.Object, sch.structural)
+	for _, e := range apiservervalidation.ValidateCustomResource(nil, out.UnstructuredContent(), sch.validator) {
 		problems = append(problems, strings.TrimPrefix(e.Error(), "<nil>."))
 	}
 	return out, problems, nil
