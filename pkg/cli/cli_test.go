@@ -250,7 +250,7 @@ func TestRenderInvalidInstance(t *testing.T) {
 	in := RenderInputs{Inputs: Inputs{Files: seeds("000-webapp-rgd.yaml")}, Instances: []string{"testdata/instances/webapp-bad.yaml"}}
 	got := runRender(t, in)
 	golden(t, "render-invalid-instance.txt", got)
-	for _, want := range []string{"spec.replicas", "spec.colour: unknown field"} {
+	for _, want := range []string{"webapp-bad.yaml:7:13: spec.replicas", "webapp-bad.yaml:8:3: spec: unknown field \"colour\""} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q", want)
 		}

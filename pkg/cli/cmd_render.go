@@ -75,6 +75,13 @@ func RunRender(in RenderInputs, out, errOut io.Writer) (bool, error) {
 				docPos(d), d.Kind(), d.Name(), kindString(inst.GroupVersionKind()))
 			continue
 		}
+		if sch, err := newObjectSchema(match.Graph.CRD.Spec.Versions[0].Schema.OpenAPIV3Schema); err == nil {
+			if diags := checkShape(d, sch); len(diags) > 0 {
+				ok = false
+				WriteDiagnostics(errOut, diags)
+				continue
+			}
+		}
 		prepared, problems, err := PrepareInstance(match.Graph, inst, in.Namespace)
 		if err != nil {
 			ok = false

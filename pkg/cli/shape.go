@@ -10,6 +10,7 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -46,6 +47,7 @@ func (s *objectSchema) check(obj map[string]any) (unknown []string, invalid []*f
 	cp := runtime.DeepCopyJSON(obj)
 	opts := structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}
 	unknown = structuralpruning.PruneWithOptions(cp, s.structural, true, opts)
+	structuraldefaulting.Default(cp, s.structural)
 	for _, e := range apiservervalidation.ValidateCustomResource(nil, cp, s.validator) {
 		invalid = append(invalid, e)
 	}
