@@ -188,13 +188,21 @@ func (TableManager) ReadOne(ctx context.Context, env ackrt.Env, desired *v1.Tabl
 		s.TableClass = aws.String(string(d.TableClassSummary.TableClass))
 	}
 	s.DeletionProtectionEnabled = d.DeletionProtectionEnabled
-	if desired.Spec.Tags != nil && d.TableArn != nil {
+	switch {
+	case desired.Spec.Tags == nil || d.TableArn == nil:
+	case d.TableStatus == ddbtypes.TableStatusCreating:
+		// Tags of a table still being created may not be readable yet;
+		// they are compared (and written) once it is ACTIVE.
+		s.Tags = desired.Spec.Tags
+	default:
 		s.Tags = []*v1.Tag{}
 		var next *string
 		for {
 			tags, err := c.ListTagsOfResource(ctx, &dynamodb.ListTagsOfResourceInput{ResourceArn: d.TableArn, NextToken: next})
 			if err != nil {
-				return nil, err
+				// The table exists: a NotFound here must not look like
+				// a missing table (that would trigger a create).
+				return nil, fmt.Errorf("listing tags of %s: %s", *d.TableArn, ackrt.AWSErrorMessage(err))
 			}
 			for _, t := range tags.Tags {
 				s.Tags = append(s.Tags, &v1.Tag{Key: t.Key, Value: t.Value})
