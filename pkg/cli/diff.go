@@ -193,13 +193,21 @@ func diffInstance(ctx context.Context, c *Cluster, g *graph.Graph, inst *unstruc
 	}
 	rt := trt.New(g, prepared, trt.ChildLabels(prepared, ver))
 	wanted := map[string]bool{} // uids of children that stay
+	evaluated := map[string]bool{}
 	for {
 		batch := rt.Next()
 		if len(batch) == 0 {
 			break
 		}
 		for _, n := range batch {
+			evaluated[n.ID] = true
 			diffNode(ctx, c, rt, n, sum, wanted, out)
+		}
+	}
+	for _, n := range g.Nodes {
+		if st := rt.Status(n.ID); !evaluated[n.ID] && st.State != trt.StateSkipped {
+			fmt.Fprintf(out, "  ? %s: not evaluated: %s\n", n.ID, pendingLive(errors.New(st.Reason)))
+			sum.Unresolved++
 		}
 	}
 	// Children the new graph no longer wants.
