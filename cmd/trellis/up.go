@@ -52,7 +52,7 @@ every run starts with an empty cluster.`,
 				}
 				return err
 			}
-			return up(ctx, opts, upOptions{dataDir: dataDir, kubeconfig: kubeconfig, nodes: nodes, port: port})
+			return up(ctx, stop, opts, upOptions{dataDir: dataDir, kubeconfig: kubeconfig, nodes: nodes, port: port})
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep etcd data and certificates in this directory between runs (default: a fresh temporary cluster)")
@@ -71,7 +71,10 @@ type upOptions struct {
 	port       int
 }
 
-func up(ctx context.Context, opts *controllerOptions, uo upOptions) error {
+// up runs the local control plane and the controllers until ctx ends.
+// restoreSignals is called once shutdown begins, so that a second Ctrl-C
+// ends trellis at once (the kernel then kills the components: Pdeathsig).
+func up(ctx context.Context, restoreSignals func(), opts *controllerOptions, uo upOptions) error {
 	start := time.Now()
 	lo := localcluster.Full()
 	lo.Nodes = uo.nodes
@@ -142,7 +145,7 @@ Press Ctrl-C to stop.
 	var runErr error
 	select {
 	case <-ctx.Done():
-		fmt.Fprintln(os.Stderr, "\ntrellis: stopping")
+		fmt.Fprintln(os.Stderr, "\ntrellis: stopping (Ctrl-C again to kill)")
 	case <-cluster.Done():
 		runErr = fmt.Errorf("local control plane failed: %w", cluster.Err())
 	case err := <-ctrlErr:
@@ -152,6 +155,7 @@ Press Ctrl-C to stop.
 		runErr = fmt.Errorf("controllers: %w", err)
 		ctrlErr <- nil
 	}
+	restoreSignals()
 	cancelCtrl()
 	select {
 	case <-ctrlErr:
