@@ -80,6 +80,9 @@ type Options struct {
 	// 4 workers). ScaleN 0 skips it.
 	ScaleN       int
 	ScaleWorkers []int
+	// FloorApply also measures the floor with trellis's verbs (children
+	// server-side applied, status merge-patched): the apiserver's share.
+	FloorApply bool
 	// OutDir receives <date>.json and <date>.md ("" writes nothing).
 	OutDir string
 	// LogDir receives the controller logs (default a temporary directory).
@@ -126,14 +129,14 @@ func (o *Options) defaults() {
 
 // runner holds the clients of one run.
 type runner struct {
-	o       Options
-	cluster *localcluster.Cluster
-	kube    kubernetes.Interface
-	dyn     dynamic.Interface
-	ext     apiextclient.Interface
-	rest    rest.Interface
-	rgd     *unstructured.Unstructured
-	warmups int
+	o        Options
+	cluster  *localcluster.Cluster
+	kube     kubernetes.Interface
+	dyn      dynamic.Interface
+	ext      apiextclient.Interface
+	rest     rest.Interface
+	rgd      *unstructured.Unstructured
+	warmupNS string
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -191,10 +194,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := installFloorCRD(ctx, r.ext); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if r.warmupNS != "" {
+			_ = r.kube.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), r.warmupNS, metav1.DeleteOptions{})
+		}
+	}()
 	for _, n := range o.Ns {
 		run := Row{N: n}
-		if run.Floor, err = r.floor(ctx, n); err != nil {
+		if run.Floor, err = r.floor(ctx, n, false); err != nil {
 			return rep, fmt.Errorf("floor N=%d: %w", n, err)
+		}
+		if o.FloorApply {
+			fa, err := r.floor(ctx, n, true)
+			if err != nil {
+				return rep, fmt.Errorf("floor (apply) N=%d: %w", n, err)
+			}
+			run.FloorApply = &fa
 		}
 		if run.Trellis, err = r.trellis(ctx, n, o.Workers, true); err != nil {
 			return rep, fmt.Errorf("trellis N=%d: %w", n, err)
@@ -212,7 +227,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				return rep, fmt.Errorf("trellis N=%d workers=%d: %w", o.ScaleN, w, err)
 			}
 			s.Runs = append(s.Runs, ScalingRun{Workers: w, Seconds: t.Seconds, PerSecond: round(ratio(float64(o.ScaleN), t.Seconds), 1),
-				WritesPerInstance: t.WritesPerInstance, ControllerCPU: t.Controller.CPUSecondsActive})
+				WritesPerInstance: t.WritesPerInstance, ControllerCPU: t.Controller.CPUSecondsActive,
+				APIServerCPU: t.APIServerCPU, EtcdCPU: t.EtcdCPU, BusyCores: t.BusyCores})
 			r.logf("N=%d workers=%d: %.1fs", o.ScaleN, w, t.Seconds)
 		}
 		s.Speedup = round(ratio(s.Runs[0].Seconds, s.Runs[len(s.Runs)-1].Seconds), 2)
@@ -315,10 +331,13 @@ func (r *runner) dropNamespace(ctx context.Context, ns string) {
 	}
 }
 
-func (r *runner) floor(ctx context.Context, n int) (Floor, error) {
+func (r *runner) floor(ctx context.Context, n int, apply bool) (Floor, error) {
 	var f Floor
-	ns := fmt.Sprintf("bench-floor-%d", n)
-	r.logf("floor N=%d (namespace %s, concurrency %d)", n, ns, r.o.Concurrency)
+	ns, what := fmt.Sprintf("bench-floor-%d", n), "floor"
+	if apply {
+		ns, what = fmt.Sprintf("bench-floor-apply-%d", n), "floor (apply)"
+	}
+	r.logf("%s N=%d (namespace %s, concurrency %d)", what, n, ns, r.o.Concurrency)
 	if err := r.namespace(ctx, ns); err != nil {
 		return f, err
 	}
@@ -341,8 +360,13 @@ func (r *runner) floor(ctx context.Context, n int) (Floor, error) {
 		return f, err
 	}
 	api0, etcd0 := r.cpu()
+	m0, _ := ReadCPUTimes()
 	start := time.Now()
-	if err := forEach(wctx, names, r.o.Concurrency, fc.createOne); err != nil {
+	create := fc.createOne
+	if apply {
+		create = fc.applyOne
+	}
+	if err := forEach(wctx, names, r.o.Concurrency, create); err != nil {
 		return f, err
 	}
 	done, err := tr.wait(wctx, "floor ACTIVE", r.logf, func(c counts) bool { return c.Active == n && c.Children == n*childrenPerInstance })
@@ -351,7 +375,9 @@ func (r *runner) floor(ctx context.Context, n int) (Floor, error) {
 	}
 	f.Seconds = round(done.Sub(start).Seconds(), 2)
 	api1, etcd1 := r.cpu()
+	m1, _ := ReadCPUTimes()
 	f.APIServerCPU, f.EtcdCPU = round(api1-api0, 2), round(etcd1-etcd0, 2)
+	f.BusyCores = round(BusyCores(m0, m1, runtime.NumCPU()), 2)
 	time.Sleep(r.o.Settle)
 	after, err := r.scrape(ctx)
 	if err != nil {
@@ -359,7 +385,7 @@ func (r *runner) floor(ctx context.Context, n int) (Floor, error) {
 	}
 	w := after.Sub(before).Mutating().Resources(CountedResources...)
 	f.Writes, f.WritesPerInstance, f.Breakdown = w.Total(), round(perInstance(w.Total(), n), 2), w.Breakdown()
-	r.logf("floor N=%d: %.2fs, %.2f writes/instance", n, f.Seconds, f.WritesPerInstance)
+	r.logf("%s N=%d: %.2fs, %.2f writes/instance", what, n, f.Seconds, f.WritesPerInstance)
 
 	start = time.Now()
 	if err := forEach(wctx, names, r.o.Concurrency, fc.deleteOne); err != nil {
@@ -373,15 +399,24 @@ func (r *runner) floor(ctx context.Context, n int) (Floor, error) {
 	return f, nil
 }
 
+// warmupNamespace is the namespace of every warm-up, created once.
+func (r *runner) warmupNamespace(ctx context.Context) (string, error) {
+	if r.warmupNS == "" {
+		if err := r.namespace(ctx, "bench-warmup"); err != nil {
+			return "", err
+		}
+		r.warmupNS = "bench-warmup"
+	}
+	return r.warmupNS, nil
+}
+
 // floorWarmup creates and deletes one FloorApp with its children, so the
 // floor, like trellis, is measured on a warm apiserver and client.
 func (r *runner) floorWarmup(ctx context.Context) error {
-	r.warmups++
-	ns := fmt.Sprintf("bench-warmup-%d", r.warmups)
-	if err := r.namespace(ctx, ns); err != nil {
+	ns, err := r.warmupNamespace(ctx)
+	if err != nil {
 		return err
 	}
-	defer r.dropNamespace(context.WithoutCancel(ctx), ns)
 	fc := &floorClient{kube: r.kube, dyn: r.dyn, ns: ns}
 	if err := fc.createOne(ctx, "warmup"); err != nil {
 		return err
@@ -419,12 +454,10 @@ func benchApp(ns, name string) *unstructured.Unstructured {
 // controller has registered the kind and started its informers before the
 // measured phase (a running controller is warm).
 func (r *runner) warmup(ctx context.Context) error {
-	r.warmups++
-	ns := fmt.Sprintf("bench-warmup-%d", r.warmups)
-	if err := r.namespace(ctx, ns); err != nil {
+	ns, err := r.warmupNamespace(ctx)
+	if err != nil {
 		return err
 	}
-	defer r.dropNamespace(context.WithoutCancel(ctx), ns)
 	tr, err := newTracker(ctx, r.dyn, ns, benchGVR, []string{"warmup"}, "")
 	if err != nil {
 		return err
@@ -463,6 +496,9 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 	defer c.Stop()
 	if err := r.applyRGD(ctx, ""); err != nil {
 		return t, fmt.Errorf("apply RGD: %w", err)
+	}
+	if err := waitCRD(ctx, r.ext, benchGVR.Resource+"."+benchGVR.Group); err != nil {
+		return t, fmt.Errorf("BenchApp CRD not established: %w (controller log: %s)", err, logPath)
 	}
 	if err := r.warmup(ctx); err != nil {
 		return t, fmt.Errorf("warm-up: %w (controller log: %s)", err, logPath)
@@ -503,6 +539,7 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 			profiling = false
 		}
 	}
+	m0, _ := ReadCPUTimes()
 	start := time.Now()
 	create := func(ctx context.Context, name string) error {
 		_, err := r.dyn.Resource(benchGVR).Namespace(ns).Create(ctx, benchApp(ns, name), metav1.CreateOptions{})
@@ -523,7 +560,15 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 		}
 	}
 	api1, etcd1 := r.cpu()
+	m1, _ := ReadCPUTimes()
 	t.APIServerCPU, t.EtcdCPU = round(api1-api0, 2), round(etcd1-etcd0, 2)
+	t.BusyCores = round(BusyCores(m0, m1, runtime.NumCPU()), 2)
+	if profiling {
+		path, _ := filepath.Abs(filepath.Join(r.o.ProfileDir, fmt.Sprintf("controller-%d-w%d.heap.pprof", n, workers)))
+		if err := c.HeapProfile(path); err != nil {
+			r.logf("heap profile: %v", err)
+		}
+	}
 	if pid := c.Pid(); pid != 0 {
 		if ps, err := ReadProc(pid); err == nil {
 			t.Controller.CPUSecondsActive = round(ps.CPUSeconds-cpu0, 2)

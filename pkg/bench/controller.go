@@ -27,6 +27,8 @@ type Controller interface {
 	// is off).
 	StartProfile(path string) error
 	StopProfile() error
+	// HeapProfile writes a heap profile (no-op when profiling is off).
+	HeapProfile(path string) error
 	// Stop ends the controller and waits for it.
 	Stop() error
 }
@@ -120,6 +122,17 @@ func (p *procController) StopProfile() error {
 		return nil
 	}
 	return httpGet(context.Background(), "http://"+p.pprof+"/bench/cpu/stop")
+}
+
+func (p *procController) HeapProfile(path string) error {
+	if p.pprof == "" {
+		return nil
+	}
+	body, err := httpBody(context.Background(), "http://"+p.pprof+"/debug/pprof/heap")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(body), 0o644)
 }
 
 func (p *procController) Stop() error {

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
@@ -157,6 +158,75 @@ func (f *floorClient) createOne(ctx context.Context, name string) error {
 	}
 	created.Object["status"] = map[string]any{"state": "ACTIVE", "clusterIP": clusterIP, "configName": name + "-endpoints"}
 	if _, err := f.dyn.Resource(floorGVR).Namespace(f.ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("floor %s status: %w", name, err)
+	}
+	return nil
+}
+
+// applyOne is createOne with trellis's verbs: the instance is created (the
+// user's POST), the children are server-side applied and the status is
+// merge-patched. The gap between createOne and applyOne is the apiserver's
+// price of server-side apply; the gap between applyOne and trellis is the
+// controller's.
+func (f *floorClient) applyOne(ctx context.Context, name string) error {
+	inst := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": floorGVR.GroupVersion().String(), "kind": "FloorApp",
+		"metadata": map[string]any{"name": name, "namespace": f.ns},
+		"spec":     map[string]any{"name": name},
+	}}
+	if _, err := f.dyn.Resource(floorGVR).Namespace(f.ns).Create(ctx, inst, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create FloorApp %s: %w", name, err)
+	}
+	obj := func(kind, n string, rest map[string]any) *unstructured.Unstructured {
+		u := map[string]any{"apiVersion": "v1", "kind": kind, "metadata": map[string]any{"name": n, "namespace": f.ns}}
+		for k, v := range rest {
+			u[k] = v
+		}
+		return &unstructured.Unstructured{Object: u}
+	}
+	apply := func(gvr schema.GroupVersionResource, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+		return f.dyn.Resource(gvr).Namespace(f.ns).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: "floor", Force: true})
+	}
+	children := []struct {
+		gvr schema.GroupVersionResource
+		obj *unstructured.Unstructured
+	}{
+		{configMaps, obj("ConfigMap", name+"-config", map[string]any{"data": map[string]any{"ENV": "dev", "PORT": "8080"}})},
+		{secrets, obj("Secret", name+"-secret", map[string]any{"stringData": map[string]any{"token": name + "-token"}})},
+		{serviceAccounts, obj("ServiceAccount", name, nil)},
+		{services, obj("Service", name, map[string]any{"spec": map[string]any{
+			"selector": map[string]any{"app": name},
+			"ports":    []any{map[string]any{"port": int64(80), "targetPort": int64(8080)}},
+		}})},
+	}
+	var (
+		wg        sync.WaitGroup
+		errs      [4]error
+		clusterIP string
+	)
+	for i, c := range children {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := apply(c.gvr, c.obj)
+			errs[i] = err
+			if err == nil && c.gvr == services {
+				clusterIP, _, _ = unstructured.NestedString(out.Object, "spec", "clusterIP")
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("floor %s: %w", name, err)
+		}
+	}
+	if _, err := apply(configMaps, obj("ConfigMap", name+"-endpoints", map[string]any{"data": map[string]any{
+		"SERVICE_IP": clusterIP, "CONFIG": name + "-config", "SA": name}})); err != nil {
+		return fmt.Errorf("floor %s endpoints: %w", name, err)
+	}
+	patch := fmt.Sprintf(`{"status":{"state":"ACTIVE","clusterIP":%q,"configName":%q}}`, clusterIP, name+"-endpoints")
+	if _, err := f.dyn.Resource(floorGVR).Namespace(f.ns).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}, "status"); err != nil {
 		return fmt.Errorf("floor %s status: %w", name, err)
 	}
 	return nil

@@ -90,3 +90,50 @@ func parseStatCPU(s string) (float64, error) {
 	}
 	return float64(u+st) / clockTicks, nil
 }
+
+// CPUTimes are the machine-wide busy and total jiffies from /proc/stat.
+type CPUTimes struct{ Busy, Total float64 }
+
+// ReadCPUTimes reads the aggregate "cpu" line of /proc/stat.
+func ReadCPUTimes() (CPUTimes, error) {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return CPUTimes{}, err
+	}
+	return parseCPUTimes(string(raw))
+}
+
+// parseCPUTimes: idle and iowait (fields 4 and 5) are not busy; guest time
+// is already included in user.
+func parseCPUTimes(s string) (CPUTimes, error) {
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 || f[0] != "cpu" {
+			continue
+		}
+		var t CPUTimes
+		for i, v := range f[1:] {
+			if i >= 8 { // guest, guest_nice are part of user/nice
+				break
+			}
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return CPUTimes{}, err
+			}
+			t.Total += n
+			if i != 3 && i != 4 {
+				t.Busy += n
+			}
+		}
+		return t, nil
+	}
+	return CPUTimes{}, fmt.Errorf("no cpu line in /proc/stat")
+}
+
+// BusyCores is the average number of busy cores between a and b.
+func BusyCores(a, b CPUTimes, cpus int) float64 {
+	if b.Total <= a.Total {
+		return 0
+	}
+	return (b.Busy - a.Busy) / (b.Total - a.Total) * float64(cpus)
+}

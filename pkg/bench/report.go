@@ -48,9 +48,11 @@ type Settings struct {
 
 // Row is one N: the floor and trellis on the same workload.
 type Row struct {
-	N       int     `json:"n"`
-	Floor   Floor   `json:"floor"`
-	Trellis Trellis `json:"trellis"`
+	N     int   `json:"n"`
+	Floor Floor `json:"floor"`
+	// FloorApply is the floor with trellis's verbs (--floor-apply).
+	FloorApply *Floor  `json:"floor_apply,omitempty"`
+	Trellis    Trellis `json:"trellis"`
 	// Ratio is trellis seconds / floor seconds to all-ACTIVE.
 	Ratio float64 `json:"ratio"`
 }
@@ -63,6 +65,9 @@ type Floor struct {
 	Breakdown         []Line  `json:"breakdown"`
 	APIServerCPU      float64 `json:"apiserver_cpu_seconds"`
 	EtcdCPU           float64 `json:"etcd_cpu_seconds"`
+	// BusyCores is the machine's average busy cores meanwhile (all
+	// processes, other users included: the noise indicator).
+	BusyCores float64 `json:"machine_busy_cores"`
 	// DeleteSeconds: deleting every object (instance and children) with the
 	// same concurrency until the watch saw them all gone.
 	DeleteSeconds float64 `json:"delete_seconds"`
@@ -82,6 +87,7 @@ type Trellis struct {
 	Controller       ControllerUse `json:"controller"`
 	APIServerCPU     float64       `json:"apiserver_cpu_seconds"`
 	EtcdCPU          float64       `json:"etcd_cpu_seconds"`
+	BusyCores        float64       `json:"machine_busy_cores"`
 	Idle             *Idle         `json:"idle,omitempty"`
 	Change           *Change       `json:"rgd_change,omitempty"`
 	Delete           *Delete       `json:"delete,omitempty"`
@@ -138,6 +144,9 @@ type ScalingRun struct {
 	PerSecond         float64 `json:"instances_per_second"`
 	WritesPerInstance float64 `json:"writes_per_instance"`
 	ControllerCPU     float64 `json:"controller_cpu_seconds"`
+	APIServerCPU      float64 `json:"apiserver_cpu_seconds"`
+	EtcdCPU           float64 `json:"etcd_cpu_seconds"`
+	BusyCores         float64 `json:"machine_busy_cores"`
 }
 
 // Target is one goal of issue 6 and whether this run met it.
@@ -252,10 +261,26 @@ func (r *Report) Markdown() string {
 			run.N, run.Floor.Seconds, t.Seconds, run.Ratio, run.Floor.WritesPerInstance, t.WritesPerInstance, idle,
 			t.Controller.PeakRSSMiB, t.Controller.CPUSecondsActive, t.Controller.CPUSecondsTotal, del, change, changeW)
 	}
+	b.WriteString("\nCPU seconds to all-ACTIVE (apiserver / etcd / controller) and the machine's busy cores meanwhile (other users included):\n\n| N | floor | trellis | busy cores floor / trellis |\n|---:|---:|---:|---:|\n")
+	for _, run := range r.Runs {
+		t := run.Trellis
+		fmt.Fprintf(&b, "| %d | %.1f / %.1f / – | %.1f / %.1f / %.1f | %.2f / %.2f |\n", run.N, run.Floor.APIServerCPU, run.Floor.EtcdCPU,
+			t.APIServerCPU, t.EtcdCPU, t.Controller.CPUSecondsActive, run.Floor.BusyCores, t.BusyCores)
+	}
+	if len(r.Runs) > 0 && r.Runs[0].FloorApply != nil {
+		b.WriteString("\nFloor with trellis's verbs (children server-side applied, status merge-patched):\n\n| N | floor s | floor (apply) s | apply/create | trellis/floor (apply) | apiserver CPU s: floor / floor (apply) / trellis |\n|---:|---:|---:|---:|---:|---:|\n")
+		for _, run := range r.Runs {
+			if fa := run.FloorApply; fa != nil {
+				fmt.Fprintf(&b, "| %d | %.1f | %.1f | %.2f× | %.2f× | %.1f / %.1f / %.1f |\n", run.N, run.Floor.Seconds, fa.Seconds,
+					ratio(fa.Seconds, run.Floor.Seconds), ratio(run.Trellis.Seconds, fa.Seconds), run.Floor.APIServerCPU, fa.APIServerCPU, run.Trellis.APIServerCPU)
+			}
+		}
+	}
 	if s := r.Scaling; s != nil {
-		fmt.Fprintf(&b, "\nWorkers at N=%d:\n\n| workers | seconds to all ACTIVE | instances/s | writes/inst | ctrl CPU s |\n|---:|---:|---:|---:|---:|\n", s.N)
+		fmt.Fprintf(&b, "\nWorkers at N=%d:\n\n| workers | seconds to all ACTIVE | instances/s | writes/inst | CPU s: controller / apiserver / etcd | machine busy cores |\n|---:|---:|---:|---:|---:|---:|\n", s.N)
 		for _, w := range s.Runs {
-			fmt.Fprintf(&b, "| %d | %.1f | %.1f | %.2f | %.1f |\n", w.Workers, w.Seconds, w.PerSecond, w.WritesPerInstance, w.ControllerCPU)
+			fmt.Fprintf(&b, "| %d | %.1f | %.1f | %.2f | %.1f / %.1f / %.1f | %.2f |\n", w.Workers, w.Seconds, w.PerSecond, w.WritesPerInstance,
+				w.ControllerCPU, w.APIServerCPU, w.EtcdCPU, w.BusyCores)
 		}
 		fmt.Fprintf(&b, "\nSpeedup %d→%d workers: **%.2f×**\n", s.Runs[0].Workers, s.Runs[len(s.Runs)-1].Workers, s.Speedup)
 	}
