@@ -189,6 +189,10 @@ func diffInstance(ctx context.Context, c *Cluster, g *graph.Graph, inst *unstruc
 	prepared.SetUID(inst.GetUID())
 	fmt.Fprintf(out, "%s %s:\n", g.Instance.GVK.Kind, joinNS(inst.GetNamespace(), inst.GetName()))
 	for _, p := range problems {
+		if f, ok := strings.CutSuffix(p, ": unknown field"); ok {
+			fmt.Fprintf(out, "  ~ instance field %s is not in the new schema: the apiserver drops it\n", f)
+			continue
+		}
 		fmt.Fprintf(out, "  ! the instance is invalid under the new schema: %s\n", p)
 	}
 	rt := trt.New(g, prepared, trt.ChildLabels(prepared, ver))
