@@ -41,7 +41,12 @@ func (f *fixture) applyRGD(file string) {
 	f.t.Helper()
 	ctx := context.Background()
 	rgd := f.loadU(file)
+	// A leftover from an earlier run is removed first.
 	_ = f.c.Delete(ctx, rgd.DeepCopy())
+	f.eventually("old RGD "+rgd.GetName()+" gone", func() (bool, string) {
+		err := f.c.Get(ctx, client.ObjectKeyFromObject(rgd), rgd.DeepCopy())
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
 	if err := f.c.Create(ctx, rgd); err != nil {
 		f.t.Fatal(err)
 	}
