@@ -832,3 +832,31 @@ func TestInstallCRDsOverACKs(t *testing.T) {
 		t.Fatalf("ACK's website field not kept: %+v", w)
 	}
 }
+
+// Adopting a bucket that does not exist yet is retried until it appears.
+func TestAdoptWaitsForResource(t *testing.T) {
+	f := start(t, startOptions{})
+	ctx := context.Background()
+	name := "trellis-later"
+	b := &s3v1alpha1.Bucket{}
+	b.Name, b.Namespace = name, f.ns
+	f.createWithoutSpec(b, map[string]string{
+		ackv1alpha1.AnnotationReadOnly:       "true",
+		ackv1alpha1.AnnotationAdoptionPolicy: "adopt",
+		ackv1alpha1.AnnotationAdoptionFields: `{"name":"` + name + `"}`,
+	})
+	f.waitCondition(b, ackv1alpha1.ConditionTypeRecoverable, corev1.ConditionTrue)
+	if msg := aws.ToString(b.Status.GetCondition(ackv1alpha1.ConditionTypeRecoverable).Message); msg != "adopted resource not found" {
+		t.Fatalf("message %q", msg)
+	}
+	if f.bucketExists(name) {
+		t.Fatal("adoption created the bucket")
+	}
+	if _, err := f.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitCondition(b, ackv1alpha1.ConditionTypeResourceSynced, corev1.ConditionTrue)
+	if b.Annotations[ackv1alpha1.AnnotationAdopted] != "true" {
+		t.Fatalf("annotations %v", b.Annotations)
+	}
+}
