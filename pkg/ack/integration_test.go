@@ -542,6 +542,10 @@ func TestAdoptManaged(t *testing.T) {
 	if _, err := f.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &name}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := f.s3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &name, Tagging: &s3types.Tagging{
+		TagSet: []s3types.Tag{{Key: aws.String("team"), Value: aws.String("data")}}}}); err != nil {
+		t.Fatal(err)
+	}
 	b := &s3v1alpha1.Bucket{}
 	b.Name, b.Namespace = "adopted", f.ns
 	f.createWithoutSpec(b, map[string]string{
@@ -552,6 +556,20 @@ func TestAdoptManaged(t *testing.T) {
 	if aws.ToString(b.Spec.Name) != name || b.Annotations[ackv1alpha1.AnnotationAdopted] != "true" {
 		t.Fatalf("spec %+v annotations %v", b.Spec, b.Annotations)
 	}
+	// The observed state became the spec: tags yes, nothing unconfigured.
+	if b.Spec.Tagging == nil || len(b.Spec.Tagging.TagSet) != 1 || aws.ToString(b.Spec.Tagging.TagSet[0].Value) != "data" ||
+		b.Spec.Versioning != nil || b.Spec.Policy != nil {
+		t.Fatalf("adopted spec %+v", b.Spec)
+	}
+	// From now on the spec rules: a tag change reaches the server.
+	b.Spec.Tagging.TagSet[0].Value = aws.String("analytics")
+	if err := f.c.Update(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	f.eventually("tag change on the adopted bucket", func() (bool, string) {
+		tags := f.bucketTags(name)
+		return tags["team"] == "analytics", fmt.Sprint(tags)
+	})
 	// A bucket that exists but was neither created nor adopted by trellis.
 	other := &s3v1alpha1.Bucket{}
 	other.Name, other.Namespace, other.Spec.Name = "unmanaged", f.ns, aws.String(name)

@@ -558,3 +558,18 @@ func (TableManager) LateInitialize(desired, latest *v1.Table) bool {
 	}
 	return changed
 }
+
+// ReadForAdoption implements runtime.AdoptionReader: DescribeTable already
+// returns the whole table; tags are read too.
+func (m TableManager) ReadForAdoption(ctx context.Context, env ackrt.Env, desired *v1.Table) (*v1.Table, error) {
+	all := desired.DeepCopy()
+	all.Spec.Tags = []*v1.Tag{}
+	latest, err := m.ReadOne(ctx, env, all)
+	if err != nil {
+		return nil, err
+	}
+	if len(latest.Spec.Tags) == 0 {
+		latest.Spec.Tags = nil
+	}
+	return latest, nil
+}

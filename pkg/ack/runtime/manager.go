@@ -76,3 +76,10 @@ type Manager[T Object] interface {
 type CreateStatusMerger[T Object] interface {
 	MergeCreateStatus(created, latest T)
 }
+
+// AdoptionReader is implemented by managers whose ReadOne reads only what
+// the spec manages: when adopting (not read-only), the spec is overwritten
+// with everything observed, so it reads every configuration it implements.
+type AdoptionReader[T Object] interface {
+	ReadForAdoption(ctx context.Context, env Env, desired T) (T, error)
+}

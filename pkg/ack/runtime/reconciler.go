@@ -349,7 +349,11 @@ func (r *Reconciler[T]) doSync(ctx context.Context, env Env, desired T, unknown 
 		if err := m.AdoptionFields(desired, fields); err != nil {
 			return none, Terminal("annotation %s: %v", ackv1alpha1.AnnotationAdoptionFields, err)
 		}
-		latest, err := m.ReadOne(ctx, env, desired)
+		read := m.ReadOne
+		if ar, ok := m.(AdoptionReader[T]); ok && !readOnly {
+			read = ar.ReadForAdoption
+		}
+		latest, err := read(ctx, env, desired)
 		if err != nil {
 			if cl.IsNotFound(err) {
 				return none, errors.New("adopted resource not found")

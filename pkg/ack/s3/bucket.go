@@ -309,3 +309,27 @@ func (BucketManager) MergeCreateStatus(created, latest *s3v1alpha1.Bucket) {
 		latest.Status.Location = created.Status.Location
 	}
 }
+
+// ReadForAdoption implements runtime.AdoptionReader: it reads tags,
+// versioning and policy, whatever the spec sets, and leaves out what the
+// bucket does not have configured.
+func (m BucketManager) ReadForAdoption(ctx context.Context, env ackrt.Env, desired *s3v1alpha1.Bucket) (*s3v1alpha1.Bucket, error) {
+	all := desired.DeepCopy()
+	all.Spec.Tagging = &s3v1alpha1.Tagging{}
+	all.Spec.Versioning = &s3v1alpha1.VersioningConfiguration{}
+	all.Spec.Policy = aws.String("")
+	latest, err := m.ReadOne(ctx, env, all)
+	if err != nil {
+		return nil, err
+	}
+	if latest.Spec.Tagging != nil && len(latest.Spec.Tagging.TagSet) == 0 {
+		latest.Spec.Tagging = nil
+	}
+	if latest.Spec.Versioning != nil && latest.Spec.Versioning.Status == nil {
+		latest.Spec.Versioning = nil
+	}
+	if aws.ToString(latest.Spec.Policy) == "" {
+		latest.Spec.Policy = nil
+	}
+	return latest, nil
+}
