@@ -128,9 +128,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	st := newStatus(rgd)
 
+	// Track the kinds before reading them: a CRD event that lands while the
+	// graph is being built must find this RGD, or the wake-up is lost.
+	r.track(rgd.Name, kindsOfSpec(rgd))
 	g, err := graph.Build(rgd, r.Resolver)
 	if err != nil {
-		r.track(rgd.Name, kindsOfSpec(rgd))
 		if missing := graph.MissingKinds(err); len(missing) > 0 {
 			st.set(CondGraphAccepted, metav1.ConditionFalse, ReasonWaitingForKind, err.Error())
 		} else {
@@ -141,7 +143,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		// No requeue: a change of the RGD or of a kind it reads wakes us.
 		return reconcile.Result{}, r.writeStatus(ctx, rgd, st, nil)
 	}
-	r.track(rgd.Name, kindsOfGraph(g))
 	st.set(CondGraphAccepted, metav1.ConditionTrue, "Valid", "resource graph and schema are valid")
 
 	established, err := r.ensureCRD(ctx, rgd, g)
@@ -264,14 +265,6 @@ func (r *Reconciler) finalize(ctx context.Context, rgd *v1alpha1.ResourceGraphDe
 		return client.IgnoreNotFound(r.Client.Patch(ctx, rgd, patch))
 	}
 	return nil
-}
-
-func kindsOfGraph(g *graph.Graph) []schema.GroupKind {
-	out := []schema.GroupKind{}
-	for _, n := range g.Nodes {
-		out = append(out, n.GVK.GroupKind())
-	}
-	return out
 }
 
 // kindsOfSpec reads the kinds an RGD references without building it, so a
