@@ -1,7 +1,7 @@
 # trellis — see README.md.
 #   make run    build what is missing, then start a local cluster with trellis (trellis up)
 #   make test   every test, integration tests on a real local control plane included
-#   make e2e    kro's chainsaw e2e cases against trellis (not part of `make test` yet)
+#   make e2e    kro's chainsaw e2e cases against trellis (also run by `make test`)
 
 GO      ?= go
 BIN     := bin/trellis
@@ -26,9 +26,10 @@ prepare: build
 run: build
 	$(BIN) up $(ARGS)
 
-## test: all tests of the main module, integration tests included
+## test: all tests of the main module, integration tests included, then kro's e2e cases
 test: prepare
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) e2e
 
 ## unit: tests without a control plane
 unit:
