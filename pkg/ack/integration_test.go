@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	corev1 "k8s.io/api/core/v1"
@@ -876,5 +877,42 @@ func TestAdoptWaitsForResource(t *testing.T) {
 	f.waitCondition(b, ackv1alpha1.ConditionTypeResourceSynced, corev1.ConditionTrue)
 	if b.Annotations[ackv1alpha1.AnnotationAdopted] != "true" {
 		t.Fatalf("annotations %v", b.Annotations)
+	}
+}
+
+// A Table adopted by name gets its whole spec from DynamoDB.
+func TestAdoptTable(t *testing.T) {
+	f := start(t, startOptions{})
+	ctx := context.Background()
+	_, err := f.ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String("legacy"),
+		BillingMode:          "PAY_PER_REQUEST",
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: "S"}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: "HASH"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(dynamodbv1alpha1.GroupVersion.WithKind("Table"))
+	u.SetName("legacy")
+	u.SetNamespace(f.ns)
+	u.SetAnnotations(map[string]string{
+		ackv1alpha1.AnnotationAdoptionPolicy: "adopt",
+		ackv1alpha1.AnnotationAdoptionFields: `{"tableName":"legacy"}`,
+	})
+	if err := f.c.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	tbl := &dynamodbv1alpha1.Table{}
+	tbl.Name, tbl.Namespace = "legacy", f.ns
+	f.waitCondition(tbl, ackv1alpha1.ConditionTypeResourceSynced, corev1.ConditionTrue)
+	s := tbl.Spec
+	if aws.ToString(s.TableName) != "legacy" || aws.ToString(s.BillingMode) != "PAY_PER_REQUEST" || len(s.KeySchema) != 1 ||
+		aws.ToString(s.KeySchema[0].AttributeName) != "pk" || len(s.AttributeDefinitions) != 1 {
+		t.Fatalf("adopted spec %+v", s)
+	}
+	if !strings.HasSuffix(aws.ToString((*string)(tbl.Status.ACKResourceMetadata.ARN)), ":table/legacy") {
+		t.Fatalf("status %+v", tbl.Status.ACKResourceMetadata)
 	}
 }
