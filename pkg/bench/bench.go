@@ -228,7 +228,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			s.Runs = append(s.Runs, ScalingRun{Workers: w, Seconds: t.Seconds, PerSecond: round(ratio(float64(o.ScaleN), t.Seconds), 1),
 				WritesPerInstance: t.WritesPerInstance, ControllerCPU: t.Controller.CPUSecondsActive,
-				APIServerCPU: t.APIServerCPU, EtcdCPU: t.EtcdCPU, BusyCores: t.BusyCores})
+				APIServerCPU: t.APIServerCPU, EtcdCPU: t.EtcdCPU, BusyCores: t.BusyCores, Queue: t.Queue})
 			r.logf("N=%d workers=%d: %.1fs", o.ScaleN, w, t.Seconds)
 		}
 		s.Speedup = round(ratio(s.Runs[0].Seconds, s.Runs[len(s.Runs)-1].Seconds), 2)
@@ -284,6 +284,20 @@ func controllerWrites(ctx context.Context, c Controller) (float64, bool) {
 		return 0, false
 	}
 	return ClientWrites(samples), true
+}
+
+// controllerQueue reads the controller's instance workqueue counters.
+func controllerQueue(ctx context.Context, c Controller) (QueueCounters, bool) {
+	url := c.MetricsURL()
+	if url == "" {
+		return QueueCounters{}, false
+	}
+	body, err := httpBody(ctx, url)
+	if err != nil {
+		return QueueCounters{}, false
+	}
+	q, err := ParseQueue(body, "instances")
+	return q, err == nil
 }
 
 // cpu returns the CPU seconds of the apiserver and etcd.
@@ -521,6 +535,7 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 		return t, err
 	}
 	cw0, hasCW := controllerWrites(ctx, c)
+	q0, hasQ := controllerQueue(ctx, c)
 	api0, etcd0 := r.cpu()
 	var cpu0 float64
 	if pid := c.Pid(); pid != 0 {
@@ -558,6 +573,9 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 		if err := c.StopProfile(); err != nil {
 			r.logf("cpu profile: %v", err)
 		}
+	}
+	if q1, ok := controllerQueue(ctx, c); ok && hasQ {
+		t.Queue = NewQueue(q1.Sub(q0), n)
 	}
 	api1, etcd1 := r.cpu()
 	m1, _ := ReadCPUTimes()

@@ -244,3 +244,44 @@ func ClientWrites(samples []Sample) float64 {
 	}
 	return t
 }
+
+// QueueCounters are the controller's workqueue counters of one queue
+// (client-go workqueue metrics as controller-runtime exposes them).
+type QueueCounters struct {
+	Adds, Retries        float64
+	WorkSum, WorkCount   float64
+	QueueSum, QueueCount float64
+}
+
+// ParseQueue reads the counters of the queue named name from a /metrics text.
+func ParseQueue(text, name string) (QueueCounters, error) {
+	var q QueueCounters
+	for metric, dst := range map[string]*float64{
+		"workqueue_adds_total":                   &q.Adds,
+		"workqueue_retries_total":                &q.Retries,
+		"workqueue_work_duration_seconds_sum":    &q.WorkSum,
+		"workqueue_work_duration_seconds_count":  &q.WorkCount,
+		"workqueue_queue_duration_seconds_sum":   &q.QueueSum,
+		"workqueue_queue_duration_seconds_count": &q.QueueCount,
+	} {
+		samples, err := ParseMetric(strings.NewReader(text), metric)
+		if err != nil {
+			return q, err
+		}
+		for _, s := range samples {
+			if s.Labels["name"] == name {
+				*dst += s.Value
+			}
+		}
+	}
+	return q, nil
+}
+
+// Sub returns q - before.
+func (q QueueCounters) Sub(before QueueCounters) QueueCounters {
+	return QueueCounters{
+		Adds: q.Adds - before.Adds, Retries: q.Retries - before.Retries,
+		WorkSum: q.WorkSum - before.WorkSum, WorkCount: q.WorkCount - before.WorkCount,
+		QueueSum: q.QueueSum - before.QueueSum, QueueCount: q.QueueCount - before.QueueCount,
+	}
+}

@@ -85,12 +85,14 @@ type Trellis struct {
 	// (client-go rest_client_requests_total on its /metrics), a cross-check.
 	ControllerWrites *float64      `json:"controller_writes,omitempty"`
 	Controller       ControllerUse `json:"controller"`
-	APIServerCPU     float64       `json:"apiserver_cpu_seconds"`
-	EtcdCPU          float64       `json:"etcd_cpu_seconds"`
-	BusyCores        float64       `json:"machine_busy_cores"`
-	Idle             *Idle         `json:"idle,omitempty"`
-	Change           *Change       `json:"rgd_change,omitempty"`
-	Delete           *Delete       `json:"delete,omitempty"`
+	// Queue is the instance workqueue from the first create to all-ACTIVE.
+	Queue        *Queue  `json:"queue,omitempty"`
+	APIServerCPU float64 `json:"apiserver_cpu_seconds"`
+	EtcdCPU      float64 `json:"etcd_cpu_seconds"`
+	BusyCores    float64 `json:"machine_busy_cores"`
+	Idle         *Idle   `json:"idle,omitempty"`
+	Change       *Change `json:"rgd_change,omitempty"`
+	Delete       *Delete `json:"delete,omitempty"`
 }
 
 // ControllerUse is the controller process's resource use.
@@ -99,6 +101,26 @@ type ControllerUse struct {
 	RSSAtActiveMiB   float64 `json:"rss_at_active_mib"`
 	CPUSecondsActive float64 `json:"cpu_seconds_to_active"`
 	CPUSecondsTotal  float64 `json:"cpu_seconds_total"`
+}
+
+// Queue summarises the controller's instance workqueue over a phase.
+type Queue struct {
+	AddsPerInstance       float64 `json:"adds_per_instance"`
+	ReconcilesPerInstance float64 `json:"reconciles_per_instance"`
+	Retries               float64 `json:"retries"`
+	MeanReconcileMillis   float64 `json:"mean_reconcile_ms"`
+	MeanQueueWaitMillis   float64 `json:"mean_queue_wait_ms"`
+}
+
+// NewQueue computes the figures from counter deltas.
+func NewQueue(d QueueCounters, n int) *Queue {
+	return &Queue{
+		AddsPerInstance:       round(perInstance(d.Adds, n), 2),
+		ReconcilesPerInstance: round(perInstance(d.WorkCount, n), 2),
+		Retries:               d.Retries,
+		MeanReconcileMillis:   round(ratio(d.WorkSum, d.WorkCount)*1000, 1),
+		MeanQueueWaitMillis:   round(ratio(d.QueueSum, d.QueueCount)*1000, 1),
+	}
 }
 
 // Idle is the write rate while every instance sits ACTIVE.
@@ -147,6 +169,7 @@ type ScalingRun struct {
 	APIServerCPU      float64 `json:"apiserver_cpu_seconds"`
 	EtcdCPU           float64 `json:"etcd_cpu_seconds"`
 	BusyCores         float64 `json:"machine_busy_cores"`
+	Queue             *Queue  `json:"queue,omitempty"`
 }
 
 // Target is one goal of issue 6 and whether this run met it.
@@ -266,6 +289,21 @@ func (r *Report) Markdown() string {
 		t := run.Trellis
 		fmt.Fprintf(&b, "| %d | %.1f / %.1f / – | %.1f / %.1f / %.1f | %.2f / %.2f |\n", run.N, run.Floor.APIServerCPU, run.Floor.EtcdCPU,
 			t.APIServerCPU, t.EtcdCPU, t.Controller.CPUSecondsActive, run.Floor.BusyCores, t.BusyCores)
+	}
+	if len(r.Runs) > 0 && r.Runs[0].Trellis.Queue != nil {
+		b.WriteString("\nController instance queue, first create → all ACTIVE:\n\n| N | workers | adds/inst | reconciles/inst | mean reconcile ms | mean queue wait ms | retries |\n|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, run := range r.Runs {
+			if q := run.Trellis.Queue; q != nil {
+				fmt.Fprintf(&b, "| %d | %d | %.2f | %.2f | %.1f | %.1f | %.0f |\n", run.N, run.Trellis.Workers, q.AddsPerInstance, q.ReconcilesPerInstance, q.MeanReconcileMillis, q.MeanQueueWaitMillis, q.Retries)
+			}
+		}
+		if s := r.Scaling; s != nil {
+			for _, w := range s.Runs {
+				if q := w.Queue; q != nil {
+					fmt.Fprintf(&b, "| %d | %d | %.2f | %.2f | %.1f | %.1f | %.0f |\n", s.N, w.Workers, q.AddsPerInstance, q.ReconcilesPerInstance, q.MeanReconcileMillis, q.MeanQueueWaitMillis, q.Retries)
+				}
+			}
+		}
 	}
 	if len(r.Runs) > 0 && r.Runs[0].FloorApply != nil {
 		b.WriteString("\nFloor with trellis's verbs (children server-side applied, status merge-patched):\n\n| N | floor s | floor (apply) s | apply/create | trellis/floor (apply) | apiserver CPU s: floor / floor (apply) / trellis |\n|---:|---:|---:|---:|---:|---:|\n")

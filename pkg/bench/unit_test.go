@@ -136,6 +136,27 @@ func TestCPUTimes(t *testing.T) {
 	}
 }
 
+func TestParseQueue(t *testing.T) {
+	text := `workqueue_adds_total{controller="instances",name="instances"} 2000
+workqueue_adds_total{controller="rgd",name="rgd"} 3
+workqueue_retries_total{controller="instances",name="instances"} 4
+workqueue_work_duration_seconds_sum{controller="instances",name="instances"} 30
+workqueue_work_duration_seconds_count{controller="instances",name="instances"} 1500
+workqueue_work_duration_seconds_bucket{controller="instances",name="instances",le="+Inf"} 1500
+workqueue_queue_duration_seconds_sum{controller="instances",name="instances"} 150
+workqueue_queue_duration_seconds_count{controller="instances",name="instances"} 1500
+`
+	q, err := ParseQueue(text, "instances")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := NewQueue(q.Sub(QueueCounters{Adds: 1000, WorkSum: 10, WorkCount: 500, QueueSum: 50, QueueCount: 500}), 1000)
+	want := Queue{AddsPerInstance: 1, ReconcilesPerInstance: 1, Retries: 4, MeanReconcileMillis: 20, MeanQueueWaitMillis: 100}
+	if *got != want {
+		t.Errorf("queue = %+v, want %+v", *got, want)
+	}
+}
+
 func sampleReport() *Report {
 	idle := &Idle{Seconds: 60, Writes: 0}
 	return &Report{
