@@ -320,3 +320,65 @@ func TestSuspendAndResume(t *testing.T) {
 		return str(u, "status", "state") == "ACTIVE" && condition(u, "ResourcesReady")["reason"] == "AllResourcesReady"
 	})
 }
+
+func TestRGDDeletionWaitsForInstances(t *testing.T) {
+	setup(t)
+	ns := testenv.Current(t).Namespace(t)
+	rgd := parse(t, `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: guarded
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: Guarded
+    spec: {}
+  resources:
+  - id: cm
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: ${schema.metadata.name}-cm
+`)
+	applyRGD(t, rgd)
+	eventually(t, 30*time.Second, "RGD Active", getter(rgdGVR, "", "guarded"), rgdActive)
+	guarded := gvr("guardeds")
+	for _, name := range []string{"g1", "g2"} {
+		apply(t, guarded, parse(t, fmt.Sprintf("apiVersion: kro.run/v1alpha1\nkind: Guarded\nmetadata: {name: %s, namespace: %s}\n", name, ns)))
+		eventually(t, 15*time.Second, name+" ACTIVE", getter(guarded, ns, name), func(u *unstructured.Unstructured) bool {
+			return str(u, "status", "state") == "ACTIVE"
+		})
+	}
+	// Deleting the RGD waits for the instances and says why.
+	if err := dyn.Resource(rgdGVR).Delete(context.Background(), "guarded", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "deletion blocked", getter(rgdGVR, "", "guarded"), func(u *unstructured.Unstructured) bool {
+		c := condition(u, "Ready")
+		return c != nil && c["reason"] == "DeletionBlocked" && strings.Contains(fmt.Sprint(c["message"]), "2 instance(s) of Guarded")
+	})
+	if err := dyn.Resource(guarded).Namespace(ns).Delete(context.Background(), "g1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, 15*time.Second, guarded, ns, "g1")
+	gone(t, 5*time.Second, configMaps, ns, "g1-cm")
+	// Orphaning on request: the RGD goes, the remaining instance stays and
+	// can still be deleted, children first.
+	u := mustGet(t, rgdGVR, "", "guarded", func(u *unstructured.Unstructured) {
+		u.SetAnnotations(map[string]string{"trellis.dev/orphan-instances": "true"})
+	})
+	if _, err := dyn.Resource(rgdGVR).Update(context.Background(), u, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, 15*time.Second, rgdGVR, "", "guarded")
+	if _, err := dyn.Resource(guarded).Namespace(ns).Get(context.Background(), "g2", metav1.GetOptions{}); err != nil {
+		t.Fatalf("orphaned instance: %v", err)
+	}
+	if err := dyn.Resource(guarded).Namespace(ns).Delete(context.Background(), "g2", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, 15*time.Second, guarded, ns, "g2")
+	gone(t, 5*time.Second, configMaps, ns, "g2-cm")
+}

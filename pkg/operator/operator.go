@@ -39,6 +39,8 @@ type Options struct {
 	AllowCRDDeletion bool
 	// InstallCRDs installs or upgrades the ResourceGraphDefinition CRD on start.
 	InstallCRDs bool
+	// OrphanInstances lets an RGD be deleted while instances of its kind exist.
+	OrphanInstances bool
 }
 
 // BindFlags registers the controllers' flags on fs.
@@ -47,6 +49,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.RGDWorkers, "resource-graph-definition-concurrent-reconciles", 4, "parallel ResourceGraphDefinition reconcilers")
 	fs.BoolVar(&o.AllowCRDDeletion, "allow-crd-deletion", false, "delete the generated CRD when its ResourceGraphDefinition is deleted")
 	fs.BoolVar(&o.InstallCRDs, "install-crds", true, "install or upgrade the ResourceGraphDefinition CRD on start")
+	fs.BoolVar(&o.OrphanInstances, "allow-rgd-deletion-with-instances", false, "let a ResourceGraphDefinition be deleted while instances of its kind exist (per RGD: annotation trellis.dev/orphan-instances: \"true\"); the instances stay deletable")
 }
 
 // Setup registers every trellis controller with mgr.
@@ -84,6 +87,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Resolver:         resolver.NewLive(dc, mgr.GetClient()),
 		Instances:        instances,
 		AllowCRDDeletion: opts.AllowCRDDeletion,
+		OrphanInstances:  opts.OrphanInstances,
 		Version:          version.Label(),
 	}
 	if opts.RGDWorkers < 1 {

@@ -42,6 +42,8 @@ type registration struct {
 	graph   *graph.Graph
 	rgdName string
 	rgdUID  string
+	// orphaned: the RGD is gone; only deletions are served (graph may be nil).
+	orphaned bool
 }
 
 // Controller is the dynamic instance controller. It implements
@@ -129,7 +131,7 @@ func (c *Controller) Register(ctx context.Context, rgd *v1alpha1.ResourceGraphDe
 		}
 	}
 	inf := c.instances.get(gvr)
-	if prev != nil && prev.graph.Hash != g.Hash {
+	if prev != nil && (prev.graph == nil || prev.graph.Hash != g.Hash) {
 		for _, obj := range inf.GetStore().List() {
 			c.enqueueObject(gvr, obj)
 		}
@@ -137,18 +139,38 @@ func (c *Controller) Register(ctx context.Context, rgd *v1alpha1.ResourceGraphDe
 	return nil
 }
 
-// Unregister stops serving a kind. Instances that are being deleted keep
-// being served until they are gone, so their finalizers are released.
+// Unregister stops serving a kind entirely.
 func (c *Controller) Unregister(gvr schema.GroupVersionResource) {
 	c.mu.Lock()
-	reg, ok := c.regs[gvr]
-	if ok {
-		delete(c.regs, gvr)
-		delete(c.byGK, reg.graph.Instance.GVK.GroupKind())
+	delete(c.regs, gvr)
+	for gk, g := range c.byGK {
+		if g == gvr {
+			delete(c.byGK, gk)
+		}
 	}
 	c.mu.Unlock()
 	c.instances.stop(gvr)
 }
+
+// ServeOrphans keeps serving the instances of a kind whose RGD is gone, for
+// one purpose: when they are deleted, their children are deleted and their
+// finalizers released. They are not reconciled otherwise.
+func (c *Controller) ServeOrphans(gvk schema.GroupVersionKind, gvr schema.GroupVersionResource) {
+	c.mu.Lock()
+	reg := &registration{orphaned: true}
+	if prev := c.regs[gvr]; prev != nil {
+		reg.graph = prev.graph // its kinds help find children
+	}
+	c.regs[gvr] = reg
+	c.byGK[gvk.GroupKind()] = gvr
+	c.mu.Unlock()
+	inf := c.instances.get(gvr)
+	for _, obj := range inf.GetStore().List() {
+		c.enqueueObject(gvr, obj)
+	}
+}
+
+
 
 // Registered reports whether a kind is being served.
 func (c *Controller) Registered(gvr schema.GroupVersionResource) bool {

@@ -78,7 +78,7 @@ func (c *Controller) delete(ctx context.Context, k key, reg *registration, inst 
 		return nil
 	}
 	gvrs := inventoryGVRs(inst)
-	if reg != nil {
+	if reg != nil && reg.graph != nil {
 		gvrs = unionGVRs(gvrs, gvrsOf(reg.graph))
 	}
 	for _, gvr := range gvrs {

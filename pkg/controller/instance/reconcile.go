@@ -42,7 +42,7 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 	if inst.GetDeletionTimestamp() != nil {
 		return c.delete(ctx, k, reg, inst)
 	}
-	if reg == nil {
+	if reg == nil || reg.orphaned {
 		return nil // the RGD is gone or not active: nothing to reconcile against
 	}
 	if suspended(inst) {

@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -51,7 +53,9 @@ type Reconciler struct {
 	Resolver         graph.Resolver
 	Instances        *instance.Controller
 	AllowCRDDeletion bool
-	Version          string
+	// OrphanInstances lets RGDs be deleted while instances exist.
+	OrphanInstances bool
+	Version         string
 
 	mu sync.Mutex
 	// kinds maps an RGD name to the kinds it reads or waits for, so a CRD
@@ -114,10 +118,13 @@ func (r *Reconciler) track(name string, gks []schema.GroupKind) {
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	rgd := &v1alpha1.ResourceGraphDefinition{}
 	if err := r.Client.Get(ctx, req.NamespacedName, rgd); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return reconcile.Result{}, r.serveOrphans(ctx, req.Name)
+		}
+		return reconcile.Result{}, err
 	}
 	if rgd.DeletionTimestamp != nil {
-		return reconcile.Result{}, r.finalize(ctx, rgd)
+		return r.finalize(ctx, rgd)
 	}
 	if !controllerutil.ContainsFinalizer(rgd, v1alpha1.Finalizer) {
 		patch := client.MergeFrom(rgd.DeepCopy())
@@ -238,33 +245,109 @@ func (r *Reconciler) ensureCRD(ctx context.Context, rgd *v1alpha1.ResourceGraphD
 	return false, nil
 }
 
+// OrphanInstancesAnnotation on an RGD lets it be deleted while instances of
+// its kind exist. Without it, deletion waits for the instances to go (kro
+// deletes the RGD and leaves the instances unmanaged, kro#1067).
+const OrphanInstancesAnnotation = "trellis.dev/orphan-instances"
+
 // finalize stops serving the kind, optionally deletes the CRD, and releases
-// the RGD.
-func (r *Reconciler) finalize(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) error {
+// the RGD, unless instances exist and orphaning them was not asked for.
+func (r *Reconciler) finalize(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (reconcile.Result, error) {
 	r.track(rgd.Name, nil)
+	if !controllerutil.ContainsFinalizer(rgd, v1alpha1.Finalizer) {
+		return reconcile.Result{}, nil
+	}
 	if s := rgd.Spec.Schema; s != nil {
-		group := s.Group
-		if group == "" {
-			group = v1alpha1.DefaultGroup
+		gvk, gvr := instanceKind(s)
+		n, err := r.countInstances(ctx, gvk)
+		if err != nil {
+			return reconcile.Result{}, err
 		}
-		name := crd.Name(s.Kind, group)
-		plural := strings.TrimSuffix(name, "."+group)
-		r.Instances.Unregister(schema.GroupVersionResource{Group: group, Version: s.APIVersion, Resource: plural})
+		if n > 0 && !r.OrphanInstances && rgd.Annotations[OrphanInstancesAnnotation] != "true" {
+			msg := fmt.Sprintf("deletion blocked: %d instance(s) of %s still exist; delete them first, or annotate the ResourceGraphDefinition with %s: \"true\" to delete it anyway", n, gvk.Kind, OrphanInstancesAnnotation)
+			if err := r.setCondition(ctx, rgd, metav1.ConditionFalse, "DeletionBlocked", msg); err != nil {
+				return reconcile.Result{}, err
+			}
+			return reconcile.Result{RequeueAfter: 2 * time.Second}, nil
+		}
+		if n > 0 {
+			// Instances left behind can still be deleted: their children
+			// are removed and their finalizers released.
+			r.Instances.ServeOrphans(gvk, gvr)
+		} else {
+			r.Instances.Unregister(gvr)
+		}
 		if r.AllowCRDDeletion {
 			live := &extv1.CustomResourceDefinition{}
+			name := gvr.Resource + "." + gvr.Group
 			if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, live); err == nil && live.Labels[trt.LabelRGDName] == rgd.Name {
 				if err := r.Client.Delete(ctx, live); client.IgnoreNotFound(err) != nil {
-					return err
+					return reconcile.Result{}, err
 				}
 			}
 		}
 	}
-	if controllerutil.ContainsFinalizer(rgd, v1alpha1.Finalizer) {
-		patch := client.MergeFrom(rgd.DeepCopy())
-		controllerutil.RemoveFinalizer(rgd, v1alpha1.Finalizer)
-		return client.IgnoreNotFound(r.Client.Patch(ctx, rgd, patch))
+	patch := client.MergeFrom(rgd.DeepCopy())
+	controllerutil.RemoveFinalizer(rgd, v1alpha1.Finalizer)
+	return reconcile.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, rgd, patch))
+}
+
+func instanceKind(s *v1alpha1.Schema) (schema.GroupVersionKind, schema.GroupVersionResource) {
+	group := s.Group
+	if group == "" {
+		group = v1alpha1.DefaultGroup
+	}
+	gvk := schema.GroupVersionKind{Group: group, Version: s.APIVersion, Kind: s.Kind}
+	return gvk, gvk.GroupVersion().WithResource(strings.TrimSuffix(crd.Name(s.Kind, group), "."+group))
+}
+
+// countInstances counts the instances of a kind straight from the API
+// server (0 when the kind is not served).
+func (r *Reconciler) countInstances(ctx context.Context, gvk schema.GroupVersionKind) (int, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	err := r.Client.List(ctx, list)
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(list.Items), nil
+}
+
+// serveOrphans: an RGD is gone, but the CRD it generated still labels it;
+// instances left of it must stay deletable (e.g. after a restart).
+func (r *Reconciler) serveOrphans(ctx context.Context, rgdName string) error {
+	var crds extv1.CustomResourceDefinitionList
+	if err := r.Client.List(ctx, &crds, client.MatchingLabels{trt.LabelRGDName: rgdName}); err != nil {
+		return err
+	}
+	for _, c := range crds.Items {
+		for _, v := range c.Spec.Versions {
+			if v.Storage {
+				gvk := schema.GroupVersionKind{Group: c.Spec.Group, Version: v.Name, Kind: c.Spec.Names.Kind}
+				gvr := gvk.GroupVersion().WithResource(c.Spec.Names.Plural)
+				if !r.Instances.Registered(gvr) {
+					r.Instances.ServeOrphans(gvk, gvr)
+				}
+			}
+		}
 	}
 	return nil
+}
+
+// setCondition sets the root Ready condition alone, e.g. while deletion is
+// blocked, leaving the other conditions as they are.
+func (r *Reconciler) setCondition(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, st metav1.ConditionStatus, reason, msg string) error {
+	next := rgd.Status.DeepCopy()
+	meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: CondReady, Status: st, Reason: reason, Message: msg, ObservedGeneration: rgd.Generation})
+	if equality.Semantic.DeepEqual(&rgd.Status, next) {
+		return nil
+	}
+	patch := client.MergeFrom(rgd.DeepCopy())
+	rgd.Status = *next
+	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, rgd, patch))
 }
 
 // kindsOfSpec reads the kinds an RGD references without building it, so a
