@@ -253,7 +253,7 @@ func diffNode(ctx context.Context, c *Cluster, rt *trt.Instance, n *graph.Node, 
 			return
 		}
 		if n.External.Selector != nil {
-			sel, err := metav1.LabelSelectorAsSelector(n.External.Selector)
+			sel, err := rt.ExternalSelector(n)
 			if err != nil {
 				failed(err)
 				return

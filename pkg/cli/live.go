@@ -148,7 +148,7 @@ func liveNode(ctx context.Context, c *Cluster, rt *trt.Instance, n *graph.Node, 
 			return fail("waiting", pendingLive(err))
 		}
 		if n.External.Selector != nil {
-			sel, err := metav1.LabelSelectorAsSelector(n.External.Selector)
+			sel, err := rt.ExternalSelector(n)
 			if err != nil {
 				return fail("error", err.Error())
 			}

@@ -11,7 +11,6 @@ import (
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -182,7 +181,7 @@ func renderNode(rt *trt.Instance, n *graph.Node, observed []*unstructured.Unstru
 			return wait("waiting", err.Error())
 		}
 		if n.External.Selector != nil {
-			sel, err := metav1.LabelSelectorAsSelector(n.External.Selector)
+			sel, err := rt.ExternalSelector(n)
 			if err != nil {
 				return wait("error", fmt.Sprintf("externalRef selector: %v", err))
 			}

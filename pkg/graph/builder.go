@@ -358,6 +358,26 @@ func (b *builder) compileNode(n *pendingNode) error {
 				return err
 			}
 		}
+		if sel := ext.Metadata.Selector; sel != nil {
+			n.External.SelectorFields = map[string]*Field{}
+			values := []string{}
+			for _, v := range sel.MatchLabels {
+				values = append(values, v)
+			}
+			for _, e := range sel.MatchExpressions {
+				values = append(values, e.Values...)
+			}
+			for _, v := range values {
+				if !cel.HasExpression(v) {
+					continue
+				}
+				f, err := b.compileString(b.env, n.ID, "externalRef.metadata.selector", v, stringSchema, deps)
+				if err != nil {
+					return err
+				}
+				n.External.SelectorFields[v] = f
+			}
+		}
 		if ext.Metadata.Namespace != "" {
 			if n.External.Namespace, err = b.compileString(b.env, n.ID, "externalRef.metadata.namespace", ext.Metadata.Namespace, stringSchema, deps); err != nil {
 				return err

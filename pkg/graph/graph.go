@@ -114,6 +114,9 @@ type External struct {
 	Name      *Field // may be a template
 	Namespace *Field // nil when unset
 	Selector  *metav1.LabelSelector
+	// SelectorFields holds the compiled expressions of selector values,
+	// keyed by the raw string.
+	SelectorFields map[string]*Field
 }
 
 // Field is one string of a template that carries expressions.

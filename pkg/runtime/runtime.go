@@ -11,7 +11,9 @@ import (
 	"strings"
 	"sync"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/trellis-dev/trellis/pkg/cel"
 	"github.com/trellis-dev/trellis/pkg/graph"
@@ -302,6 +304,47 @@ func (r *Instance) render(n *graph.Node, v any, vars map[string]any) (any, error
 	default:
 		return v, nil
 	}
+}
+
+// ExternalSelector resolves the label selector of an externalRef, with
+// expressions in its values evaluated.
+func (r *Instance) ExternalSelector(n *graph.Node) (labels.Selector, error) {
+	sel := n.External.Selector.DeepCopy()
+	if len(n.External.SelectorFields) > 0 {
+		vars := r.snapshot()
+		resolve := func(v string) (string, error) {
+			f, ok := n.External.SelectorFields[v]
+			if !ok {
+				return v, nil
+			}
+			out, err := evalField(f, vars)
+			if err != nil {
+				return "", fmt.Errorf("externalRef.metadata.selector: %w", err)
+			}
+			return fmt.Sprint(out), nil
+		}
+		for k, v := range sel.MatchLabels {
+			out, err := resolve(v)
+			if err != nil {
+				return nil, err
+			}
+			sel.MatchLabels[k] = out
+		}
+		for i := range sel.MatchExpressions {
+			for j, v := range sel.MatchExpressions[i].Values {
+				out, err := resolve(v)
+				if err != nil {
+					return nil, err
+				}
+				sel.MatchExpressions[i].Values[j] = out
+			}
+		}
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return nil, fmt.Errorf("externalRef.metadata.selector: %w", err)
+	}
+	return s, nil
 }
 
 // ExternalName resolves the name and namespace an externalRef points at.

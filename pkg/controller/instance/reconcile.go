@@ -333,9 +333,13 @@ func (c *Controller) syncExternal(ctx context.Context, k key, rt *trt.Instance, 
 	}
 	ref := externalRef{gvr: n.GVR, namespace: ns, name: name}
 	if n.External.Selector != nil {
-		sel, err := metav1.LabelSelectorAsSelector(n.External.Selector)
+		sel, err := rt.ExternalSelector(n)
 		if err != nil {
-			rt.Set(n.ID, trt.StateError, fmt.Sprintf("externalRef selector: %v", err))
+			state := trt.StateError
+			if errors.Is(err, trt.ErrPending) {
+				state = trt.StateWaiting
+			}
+			rt.Set(n.ID, state, err.Error())
 			return
 		}
 		ref.name, ref.selector = "", sel
