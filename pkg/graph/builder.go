@@ -43,9 +43,20 @@ var reserved = func() map[string]bool {
 	return m
 }()
 
+// Options are the feature switches of the builder.
+type Options struct {
+	// Omit enables omit() in templates (kro's CELOmitFunction gate).
+	Omit bool
+}
+
 // Build validates an RGD and compiles it into a Graph.
 func Build(rgd *v1alpha1.ResourceGraphDefinition, resolver Resolver) (*Graph, error) {
-	b := &builder{rgd: rgd, resolver: resolver}
+	return BuildWithOptions(rgd, resolver, Options{})
+}
+
+// BuildWithOptions is Build with feature switches.
+func BuildWithOptions(rgd *v1alpha1.ResourceGraphDefinition, resolver Resolver, opts Options) (*Graph, error) {
+	b := &builder{rgd: rgd, resolver: resolver, opts: opts}
 	return b.build()
 }
 
@@ -53,9 +64,12 @@ type builder struct {
 	rgd      *v1alpha1.ResourceGraphDefinition
 	resolver Resolver
 	graph    *Graph
+	opts     Options
 	env      *cel.Env
-	vars     []cel.Variable
-	ids      map[string]bool
+	// tmplEnv compiles templates: env plus omit() when enabled.
+	tmplEnv *cel.Env
+	vars    []cel.Variable
+	ids     map[string]bool
 }
 
 func (b *builder) build() (*Graph, error) {
@@ -128,6 +142,12 @@ func (b *builder) build() (*Graph, error) {
 	}
 	if b.env, err = cel.NewEnv(b.vars, cel.EnvOptions{}); err != nil {
 		return nil, errorf("", "", "building CEL environment: %v", err)
+	}
+	b.tmplEnv = b.env
+	if b.opts.Omit {
+		if b.tmplEnv, err = cel.NewEnv(b.vars, cel.EnvOptions{Omit: true}); err != nil {
+			return nil, errorf("", "", "building CEL environment: %v", err)
+		}
 	}
 	deps := map[string][]string{}
 	for _, n := range nodes {
@@ -321,7 +341,7 @@ func (b *builder) checkScope(n *pendingNode) error {
 // records which resources it reads.
 func (b *builder) compileNode(n *pendingNode) error {
 	deps := map[string]bool{}
-	env := b.env
+	env := b.tmplEnv
 	if len(n.res.ForEach) > 0 {
 		var err error
 		if env, err = b.compileForEach(n, deps); err != nil {
@@ -796,7 +816,7 @@ func (b *builder) compileForEach(n *pendingNode, deps map[string]bool) (*cel.Env
 			vars = append(vars, cel.Variable{Name: name, Type: elem})
 		}
 	}
-	env, err := cel.NewEnv(vars, cel.EnvOptions{})
+	env, err := cel.NewEnv(vars, cel.EnvOptions{Omit: b.opts.Omit})
 	if err != nil {
 		return nil, errorf(n.ID, "forEach", "%v", err)
 	}
@@ -826,10 +846,20 @@ func (b *builder) compileCondition0With(env *cel.Env, id, path, raw string) (*ce
 // checkIteratorsInIdentity: every iterator must shape the item's name (or
 // namespace), or the items of a collection would collide.
 func checkIteratorsInIdentity(n *pendingNode) error {
+	md := n.Template["metadata"].(map[string]any)
+	for _, key := range []string{"name", "namespace"} {
+		s, _ := md[key].(string)
+		if f, ok := n.Fields[s]; ok {
+			for _, p := range f.Parts {
+				if p.Program != nil && p.Program.UsesOmit {
+					return errorf(n.ID, "template.metadata."+key, "omit() cannot remove the object's %s", key)
+				}
+			}
+		}
+	}
 	if len(n.ForEach) == 0 {
 		return nil
 	}
-	md := n.Template["metadata"].(map[string]any)
 	used := map[string]bool{}
 	for _, key := range []string{"name", "namespace"} {
 		s, _ := md[key].(string)

@@ -16,12 +16,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	cliflag "k8s.io/component-base/cli/flag"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/trellis-dev/trellis/api/v1alpha1"
 	crds "github.com/trellis-dev/trellis/config/crd"
 	"github.com/trellis-dev/trellis/pkg/controller/instance"
 	"github.com/trellis-dev/trellis/pkg/controller/rgd"
+	"github.com/trellis-dev/trellis/pkg/graph"
 	"github.com/trellis-dev/trellis/pkg/graph/resolver"
 	"github.com/trellis-dev/trellis/pkg/version"
 )
@@ -41,6 +43,8 @@ type Options struct {
 	InstallCRDs bool
 	// OrphanInstances lets an RGD be deleted while instances of its kind exist.
 	OrphanInstances bool
+	// FeatureGates, as kro's: CELOmitFunction=true enables omit().
+	FeatureGates map[string]bool
 }
 
 // BindFlags registers the controllers' flags on fs.
@@ -49,6 +53,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.RGDWorkers, "resource-graph-definition-concurrent-reconciles", 4, "parallel ResourceGraphDefinition reconcilers")
 	fs.BoolVar(&o.AllowCRDDeletion, "allow-crd-deletion", false, "delete the generated CRD when its ResourceGraphDefinition is deleted")
 	fs.BoolVar(&o.InstallCRDs, "install-crds", true, "install or upgrade the ResourceGraphDefinition CRD on start")
+	fs.Var(cliflag.NewMapStringBool(&o.FeatureGates), "feature-gates", "feature gates, e.g. CELOmitFunction=true (omit() in templates)")
 	fs.BoolVar(&o.OrphanInstances, "allow-rgd-deletion-with-instances", false, "let a ResourceGraphDefinition be deleted while instances of its kind exist (per RGD: annotation trellis.dev/orphan-instances: \"true\"); the instances stay deletable")
 }
 
@@ -59,6 +64,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := extv1.AddToScheme(mgr.GetScheme()); err != nil {
 		return err
+	}
+	for gate := range opts.FeatureGates {
+		if gate != "CELOmitFunction" {
+			return fmt.Errorf("--feature-gates: unknown feature gate %q (known: CELOmitFunction)", gate)
+		}
 	}
 	cfg := mgr.GetConfig()
 	if opts.InstallCRDs {
@@ -88,6 +98,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Instances:        instances,
 		AllowCRDDeletion: opts.AllowCRDDeletion,
 		OrphanInstances:  opts.OrphanInstances,
+		GraphOptions:     graph.Options{Omit: opts.FeatureGates["CELOmitFunction"]},
 		Version:          version.Label(),
 	}
 	if opts.RGDWorkers < 1 {

@@ -55,7 +55,9 @@ type Reconciler struct {
 	AllowCRDDeletion bool
 	// OrphanInstances lets RGDs be deleted while instances exist.
 	OrphanInstances bool
-	Version         string
+	// GraphOptions are the builder's feature switches.
+	GraphOptions graph.Options
+	Version      string
 
 	mu sync.Mutex
 	// kinds maps an RGD name to the kinds it reads or waits for, so a CRD
@@ -138,7 +140,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	// Track the kinds before reading them: a CRD event that lands while the
 	// graph is being built must find this RGD, or the wake-up is lost.
 	r.track(rgd.Name, kindsOfSpec(rgd))
-	g, err := graph.Build(rgd, r.Resolver)
+	g, err := graph.BuildWithOptions(rgd, r.Resolver, r.GraphOptions)
 	if err != nil {
 		if missing := graph.MissingKinds(err); len(missing) > 0 {
 			st.set(CondGraphAccepted, metav1.ConditionFalse, ReasonWaitingForKind, err.Error())
