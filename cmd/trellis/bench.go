@@ -20,6 +20,7 @@ func newBenchCommand() *cobra.Command {
 		o             bench.Options
 		controllerBin string
 		extraArgs     []string
+		extraEnv      []string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -54,7 +55,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 				}
 				controllerBin = self
 			}
-			o.Controller = bench.ProcessController(controllerBin, o.ProfileDir != "", extraArgs)
+			o.Controller = bench.ProcessController(controllerBin, o.ProfileDir != "", extraArgs, extraEnv)
 			o.Version = version
 			rep, err := bench.Run(ctx, o)
 			if rep != nil && len(rep.Runs) > 0 {
@@ -80,6 +81,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 	f.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "bound of every wait")
 	f.StringVar(&controllerBin, "controller-binary", "", "trellis binary whose controller command is measured (default: this binary)")
 	f.StringArrayVar(&extraArgs, "controller-arg", nil, "extra flag for the controller, repeatable (e.g. --controller-arg=--ack-services=none)")
+	f.StringArrayVar(&extraEnv, "controller-env", nil, "extra environment variable for the controller, repeatable (e.g. --controller-env=GOMEMLIMIT=128MiB)")
 	cmd.AddCommand(newBenchControllerCommand())
 	return cmd
 }

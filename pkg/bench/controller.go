@@ -40,7 +40,7 @@ type StartController func(ctx context.Context, kubeconfig string, workers int, l
 // ProcessController runs `<binary> controller` as a separate process, so its
 // memory and CPU can be read from /proc. With profile set it runs the hidden
 // `<binary> bench controller`, which adds a profiling endpoint.
-func ProcessController(binary string, profile bool, extraArgs []string) StartController {
+func ProcessController(binary string, profile bool, extraArgs, env []string) StartController {
 	return func(ctx context.Context, kubeconfig string, workers int, logPath string) (Controller, error) {
 		ports, err := freePorts(3)
 		if err != nil {
@@ -71,6 +71,9 @@ func ProcessController(binary string, profile bool, extraArgs []string) StartCon
 		}
 		p.cmd = exec.Command(binary, args...)
 		p.cmd.Stdout, p.cmd.Stderr = logf, logf
+		if len(env) > 0 {
+			p.cmd.Env = append(os.Environ(), env...)
+		}
 		p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := p.cmd.Start(); err != nil {
 			logf.Close()
