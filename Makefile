@@ -10,7 +10,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Extra arguments for `trellis up`, e.g. make run ARGS="--data-dir ./.trellis-data"
 ARGS    ?=
 
-.PHONY: all build prepare run test unit e2e vet clean
+.PHONY: all build prepare run test unit e2e vet clean generate
 
 all: build
 
@@ -38,6 +38,11 @@ unit:
 ## e2e: chainsaw over test/e2e/kro (report and logs in _output/e2e)
 e2e: prepare
 	TRELLIS_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 40m -v ./test/e2e/
+
+## generate: deepcopy code and CRDs of trellis's own API from api/ (controller-gen)
+generate:
+	$(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.0 object paths=./api/v1alpha1/... paths=./api/graphrevision/...
+	$(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.0 crd paths=./api/v1alpha1/... paths=./api/graphrevision/... output:crd:dir=./config/crd/bases
 
 vet:
 	$(GO) vet ./...

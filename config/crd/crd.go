@@ -18,6 +18,11 @@ func ResourceGraphDefinition() (*extv1.CustomResourceDefinition, error) {
 	return load("bases/kro.run_resourcegraphdefinitions.yaml")
 }
 
+// GraphRevision returns the CRD of internal.kro.run GraphRevisions.
+func GraphRevision() (*extv1.CustomResourceDefinition, error) {
+	return load("bases/internal.kro.run_graphrevisions.yaml")
+}
+
 func load(path string) (*extv1.CustomResourceDefinition, error) {
 	raw, err := bases.ReadFile(path)
 	if err != nil {

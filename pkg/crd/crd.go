@@ -56,6 +56,8 @@ func defaultStatusProperties() map[string]apiextv1.JSONSchemaProps {
 	str := apiextv1.JSONSchemaProps{Type: "string"}
 	return map[string]apiextv1.JSONSchemaProps{
 		"state": str,
+		// trellis: the graph revision the instance was last reconciled with.
+		"graphRevision": {Type: "integer", Description: "The graph revision of the ResourceGraphDefinition this instance was last reconciled with"},
 		"conditions": {
 			Type: "array",
 			Items: &apiextv1.JSONSchemaPropsOrArray{Schema: &apiextv1.JSONSchemaProps{

@@ -155,6 +155,7 @@ spec:
           status:
             type: object
             properties:
+              graphRevision: {type: integer, description: The graph revision of the ResourceGraphDefinition this instance was last reconciled with}
               state: {type: string}
               conditions:
                 type: array

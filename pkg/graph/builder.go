@@ -659,10 +659,25 @@ func (b *builder) compileStatusValue(v any, path string) (*StatusField, *extv1.J
 	}
 }
 
-// Hash fingerprints an RGD spec so that a re-apply of the same spec is
-// recognised. Encoding through JSON makes key order irrelevant.
+// Hash fingerprints an RGD spec so that an edit that changes nothing (YAML
+// formatting, key order, resources or conditions listed in another order)
+// is recognised as the same graph. Encoding through JSON makes key order
+// irrelevant; resources are sorted by id, conditions sorted (they are ANDed).
 func Hash(s *v1alpha1.ResourceGraphDefinitionSpec) string {
-	raw, _ := json.Marshal(s)
+	n := s.DeepCopy()
+	sort.SliceStable(n.Resources, func(i, j int) bool {
+		if n.Resources[i] == nil || n.Resources[j] == nil {
+			return false
+		}
+		return n.Resources[i].ID < n.Resources[j].ID
+	})
+	for _, r := range n.Resources {
+		if r != nil {
+			sort.Strings(r.ReadyWhen)
+			sort.Strings(r.IncludeWhen)
+		}
+	}
+	raw, _ := json.Marshal(n)
 	var v any
 	_ = utiljson.Unmarshal(raw, &v)
 	canon, _ := json.Marshal(v)

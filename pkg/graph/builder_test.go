@@ -218,3 +218,33 @@ spec:
 		t.Fatalf("missing = %v (err %v)", missing, err)
 	}
 }
+
+func TestHashIgnoresOrderOnlyEdits(t *testing.T) {
+	a := parseRGD(t, `
+spec:
+  schema: {apiVersion: v1alpha1, kind: A}
+  resources:
+  - id: x
+    readyWhen: ["${x.a}", "${x.b}"]
+    template: {apiVersion: v1, kind: ConfigMap, metadata: {name: x}}
+  - id: y
+    template: {kind: ConfigMap, apiVersion: v1, metadata: {name: y}}
+`)
+	b := parseRGD(t, `
+spec:
+  resources:
+  - template: {apiVersion: v1, kind: ConfigMap, metadata: {name: y}}
+    id: y
+  - id: x
+    template: {apiVersion: v1, kind: ConfigMap, metadata: {name: x}}
+    readyWhen: ["${x.b}", "${x.a}"]
+  schema: {kind: A, apiVersion: v1alpha1}
+`)
+	if Hash(&a.Spec) != Hash(&b.Spec) {
+		t.Fatal("reordering changed the hash")
+	}
+	b.Spec.Resources[0].Template.Raw = []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"z"}}`)
+	if Hash(&a.Spec) == Hash(&b.Spec) {
+		t.Fatal("a real change kept the hash")
+	}
+}

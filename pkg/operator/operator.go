@@ -19,6 +19,7 @@ import (
 	cliflag "k8s.io/component-base/cli/flag"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	internalv1alpha1 "github.com/trellis-dev/trellis/api/graphrevision/v1alpha1"
 	"github.com/trellis-dev/trellis/api/v1alpha1"
 	crds "github.com/trellis-dev/trellis/config/crd"
 	"github.com/trellis-dev/trellis/pkg/controller/instance"
@@ -43,6 +44,8 @@ type Options struct {
 	InstallCRDs bool
 	// OrphanInstances lets an RGD be deleted while instances of its kind exist.
 	OrphanInstances bool
+	// MaxGraphRevisions is how many GraphRevisions are kept per RGD.
+	MaxGraphRevisions int
 	// FeatureGates, as kro's: CELOmitFunction=true enables omit().
 	FeatureGates map[string]bool
 }
@@ -52,7 +55,8 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.InstanceWorkers, "dynamic-controller-concurrent-reconciles", 16, "parallel instance reconcilers")
 	fs.IntVar(&o.RGDWorkers, "resource-graph-definition-concurrent-reconciles", 4, "parallel ResourceGraphDefinition reconcilers")
 	fs.BoolVar(&o.AllowCRDDeletion, "allow-crd-deletion", false, "delete the generated CRD when its ResourceGraphDefinition is deleted")
-	fs.BoolVar(&o.InstallCRDs, "install-crds", true, "install or upgrade the ResourceGraphDefinition CRD on start")
+	fs.BoolVar(&o.InstallCRDs, "install-crds", true, "install or upgrade the ResourceGraphDefinition and GraphRevision CRDs on start")
+	fs.IntVar(&o.MaxGraphRevisions, "rgd-max-graph-revisions", 5, "graph revisions kept per ResourceGraphDefinition")
 	fs.Var(cliflag.NewMapStringBool(&o.FeatureGates), "feature-gates", "feature gates, e.g. CELOmitFunction=true (omit() in templates)")
 	fs.BoolVar(&o.OrphanInstances, "allow-rgd-deletion-with-instances", false, "let a ResourceGraphDefinition be deleted while instances of its kind exist (per RGD: annotation trellis.dev/orphan-instances: \"true\"); the instances stay deletable")
 }
@@ -65,6 +69,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := extv1.AddToScheme(mgr.GetScheme()); err != nil {
 		return err
 	}
+	if err := internalv1alpha1.AddToScheme(mgr.GetScheme()); err != nil {
+		return err
+	}
 	for gate := range opts.FeatureGates {
 		if gate != "CELOmitFunction" {
 			return fmt.Errorf("--feature-gates: unknown feature gate %q (known: CELOmitFunction)", gate)
@@ -72,8 +79,14 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	cfg := mgr.GetConfig()
 	if opts.InstallCRDs {
-		if err := installRGDCRD(context.Background(), apiextclient.NewForConfigOrDie(cfg)); err != nil {
-			return err
+		for _, load := range []func() (*extv1.CustomResourceDefinition, error){crds.ResourceGraphDefinition, crds.GraphRevision} {
+			want, err := load()
+			if err != nil {
+				return err
+			}
+			if err := installCRD(context.Background(), apiextclient.NewForConfigOrDie(cfg), want); err != nil {
+				return err
+			}
 		}
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
@@ -98,6 +111,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Instances:        instances,
 		AllowCRDDeletion: opts.AllowCRDDeletion,
 		OrphanInstances:  opts.OrphanInstances,
+		MaxRevisions:     opts.MaxGraphRevisions,
 		GraphOptions:     graph.Options{Omit: opts.FeatureGates["CELOmitFunction"]},
 		Version:          version.Label(),
 	}
@@ -107,12 +121,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	return r.SetupWithManager(mgr, opts.RGDWorkers)
 }
 
-// installRGDCRD creates or upgrades the RGD CRD and waits until it is served.
-func installRGDCRD(ctx context.Context, c apiextclient.Interface) error {
-	want, err := crds.ResourceGraphDefinition()
-	if err != nil {
-		return err
-	}
+// installCRD creates or upgrades one of trellis's CRDs and waits until it
+// is served.
+func installCRD(ctx context.Context, c apiextclient.Interface, want *extv1.CustomResourceDefinition) error {
 	api := c.ApiextensionsV1().CustomResourceDefinitions()
 	live, err := api.Get(ctx, want.Name, metav1.GetOptions{})
 	switch {

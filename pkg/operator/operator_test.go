@@ -12,9 +12,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
@@ -39,23 +42,49 @@ func setup(t *testing.T) *testenv.Env {
 		return env
 	}
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr)))
+	startController(t, env)
+	dyn = dynamic.NewForConfigOrDie(env.Config)
+	return env
+}
+
+var (
+	stopController context.CancelFunc
+	controllerDone chan struct{}
+)
+
+// startController runs trellis's controllers in-process, as `trellis
+// controller` does.
+func startController(t *testing.T, env *testenv.Env) {
+	t.Helper()
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := operator.Setup(mgr, operator.Options{InstanceWorkers: 4, RGDWorkers: 2, InstallCRDs: true}); err != nil {
+	if err := operator.Setup(mgr, operator.Options{InstanceWorkers: 4, RGDWorkers: 2, InstallCRDs: true, MaxGraphRevisions: 3}); err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	go func() {
-		if err := mgr.Start(context.Background()); err != nil {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
 			panic(err)
 		}
 	}()
-	dyn = dynamic.NewForConfigOrDie(env.Config)
-	return env
+	stopController, controllerDone = cancel, done
+}
+
+// restartController stops the controllers (wherever they are) and starts
+// fresh ones with empty caches and no memory of earlier graphs.
+func restartController(t *testing.T, env *testenv.Env) {
+	t.Helper()
+	stopController()
+	<-controllerDone
+	startController(t, env)
 }
 
 func load(t *testing.T, path string) *unstructured.Unstructured {
@@ -89,7 +118,13 @@ func applyRGD(t *testing.T, u *unstructured.Unstructured) {
 	t.Helper()
 	apply(t, rgdGVR, u)
 	t.Cleanup(func() {
-		_ = dyn.Resource(rgdGVR).Delete(context.Background(), u.GetName(), metav1.DeleteOptions{})
+		// Instances may still exist (their namespace goes later): orphan
+		// them, and wait, so the next test starts from a clean slate.
+		ctx := context.Background()
+		patch := []byte(`{"metadata":{"annotations":{"trellis.dev/orphan-instances":"true"}}}`)
+		_, _ = dyn.Resource(rgdGVR).Patch(ctx, u.GetName(), types.MergePatchType, patch, metav1.PatchOptions{})
+		_ = dyn.Resource(rgdGVR).Delete(ctx, u.GetName(), metav1.DeleteOptions{})
+		gone(t, 30*time.Second, rgdGVR, "", u.GetName())
 	})
 }
 

@@ -39,9 +39,10 @@ type key struct {
 
 // registration is the graph serving one instance kind.
 type registration struct {
-	graph   *graph.Graph
-	rgdName string
-	rgdUID  string
+	graph    *graph.Graph
+	revision int64
+	rgdName  string
+	rgdUID   string
 	// orphaned: the RGD is gone; only deletions are served (graph may be nil).
 	orphaned bool
 }
@@ -116,11 +117,11 @@ func (c *Controller) NeedLeaderElection() bool { return true }
 
 // Register serves the instances of g's kind with g. Registering a graph
 // that differs from the current one re-enqueues every instance.
-func (c *Controller) Register(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) error {
+func (c *Controller) Register(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph, revision int64) error {
 	gvr := g.Instance.GVR()
 	c.mu.Lock()
 	prev := c.regs[gvr]
-	c.regs[gvr] = &registration{graph: g, rgdName: rgd.Name, rgdUID: string(rgd.UID)}
+	c.regs[gvr] = &registration{graph: g, revision: revision, rgdName: rgd.Name, rgdUID: string(rgd.UID)}
 	c.byGK[g.Instance.GVK.GroupKind()] = gvr
 	c.mu.Unlock()
 
@@ -131,7 +132,7 @@ func (c *Controller) Register(ctx context.Context, rgd *v1alpha1.ResourceGraphDe
 		}
 	}
 	inf := c.instances.get(gvr)
-	if prev != nil && (prev.graph == nil || prev.graph.Hash != g.Hash) {
+	if prev != nil && (prev.graph == nil || prev.graph.Hash != g.Hash || prev.revision != revision) {
 		for _, obj := range inf.GetStore().List() {
 			c.enqueueObject(gvr, obj)
 		}
@@ -170,7 +171,17 @@ func (c *Controller) ServeOrphans(gvk schema.GroupVersionKind, gvr schema.GroupV
 	}
 }
 
-
+// Revision returns the graph revision serving an RGD's instances (0: none).
+func (c *Controller) Revision(rgdName string) int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, reg := range c.regs {
+		if reg.rgdName == rgdName && !reg.orphaned {
+			return reg.revision
+		}
+	}
+	return 0
+}
 
 // Registered reports whether a kind is being served.
 func (c *Controller) Registered(gvr schema.GroupVersionResource) bool {

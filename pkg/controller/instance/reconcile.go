@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
@@ -76,6 +77,9 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 		}
 	}
 	user, statusErr := rt.ProjectStatus()
+	if reg.revision > 0 {
+		user["graphRevision"] = reg.revision
+	}
 	if statusErr != nil {
 		res.errors = append(res.errors, statusErr.Error())
 	}
@@ -121,7 +125,9 @@ func (c *Controller) ensureManaged(ctx context.Context, k key, reg *registration
 			needs = true
 		}
 	}
-	inventory := childInventory(reg.graph)
+	// The inventory only grows here: kinds a previous graph used keep being
+	// listed until prune has emptied them.
+	inventory := formatInventory(unionGVRs(inventoryGVRs(inst), gvrsOf(reg.graph)))
 	if inst.GetAnnotations()[annotationInventory] != inventory {
 		needs = true
 	}
@@ -149,16 +155,10 @@ func (c *Controller) ensureManaged(ctx context.Context, k key, reg *registration
 // instance can be deleted even when its RGD is gone.
 const annotationInventory = "trellis.dev/child-resources"
 
-func childInventory(g *graph.Graph) string {
-	set := map[string]bool{}
-	for _, n := range g.Nodes {
-		if n.External == nil {
-			set[n.GVR.Resource+"."+n.GVR.Version+"."+n.GVR.Group] = true
-		}
-	}
-	out := make([]string, 0, len(set))
-	for s := range set {
-		out = append(out, s)
+func formatInventory(gvrs []schema.GroupVersionResource) string {
+	out := make([]string, 0, len(gvrs))
+	for _, g := range gvrs {
+		out = append(out, g.Resource+"."+g.Version+"."+g.Group)
 	}
 	sort.Strings(out)
 	return strings.Join(out, ",")
@@ -410,12 +410,28 @@ func (c *Controller) prune(ctx context.Context, reg *registration, inst *unstruc
 		}
 	}
 	var errs []error
-	for _, child := range c.ownedChildren(inst, gvrsOf(reg.graph)) {
+	current := gvrsOf(reg.graph)
+	all := unionGVRs(current, inventoryGVRs(inst)) // current first: the rest are the dropped kinds
+	for _, gvr := range all[len(current):] {
+		c.children.waitSynced(ctx, gvr) // a kind the graph dropped: make sure its cache is filled
+	}
+	stale := len(all) > len(current)
+	for _, child := range c.ownedChildren(inst, all) {
 		if wanted[string(child.obj.GetUID())] || child.obj.GetDeletionTimestamp() != nil {
 			continue
 		}
 		if err := c.deleteChild(ctx, child); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if stale && len(errs) == 0 && len(c.ownedChildren(inst, all[len(current):])) == 0 {
+		// Nothing is left in the kinds the graph dropped: shrink the inventory.
+		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+			"annotations": map[string]string{annotationInventory: formatInventory(current)}}})
+		gvk := inst.GroupVersionKind()
+		gvr := reg.graph.Instance.GVR()
+		if _, err := c.dyn.Resource(gvr).Namespace(inst.GetNamespace()).Patch(ctx, inst.GetName(), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: c.opts.FieldManager}); err != nil {
+			errs = append(errs, fmt.Errorf("shrinking the child inventory of %s: %w", gvk.Kind, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -57,6 +57,8 @@ type Reconciler struct {
 	OrphanInstances bool
 	// GraphOptions are the builder's feature switches.
 	GraphOptions graph.Options
+	// MaxRevisions is how many GraphRevisions are kept per RGD.
+	MaxRevisions int
 	Version      string
 
 	mu sync.Mutex
@@ -142,10 +144,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	r.track(rgd.Name, kindsOfSpec(rgd))
 	g, err := graph.BuildWithOptions(rgd, r.Resolver, r.GraphOptions)
 	if err != nil {
+		msg := err.Error()
+		// Instances keep running on the last good revision; after a restart
+		// it is rebuilt from its GraphRevision.
+		if s := rgd.Spec.Schema; s != nil {
+			if _, gvr := instanceKind(s); !r.Instances.Registered(gvr) {
+				if last, rev := r.lastGood(ctx, rgd); last != nil {
+					_ = r.Instances.Register(ctx, rgd, last, rev)
+				}
+			}
+			if rev := r.Instances.Revision(rgd.Name); rev > 0 {
+				msg += fmt.Sprintf(" (instances keep running on graph revision %d)", rev)
+			}
+		}
 		if missing := graph.MissingKinds(err); len(missing) > 0 {
-			st.set(CondGraphAccepted, metav1.ConditionFalse, ReasonWaitingForKind, err.Error())
+			st.set(CondGraphAccepted, metav1.ConditionFalse, ReasonWaitingForKind, msg)
 		} else {
-			st.set(CondGraphAccepted, metav1.ConditionFalse, "InvalidResourceGraph", err.Error())
+			st.set(CondGraphAccepted, metav1.ConditionFalse, "InvalidResourceGraph", msg)
 		}
 		st.unknown(CondKindReady)
 		st.unknown(CondControllerReady)
@@ -174,7 +189,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, r.writeStatus(ctx, rgd, st, g)
 	}
 	st.set(CondKindReady, metav1.ConditionTrue, "Ready", fmt.Sprintf("kind %s has been accepted and ready", g.Instance.GVK.Kind))
-	if err := r.Instances.Register(ctx, rgd, g); err != nil {
+	rev, err := r.ensureRevision(ctx, rgd, g)
+	if err != nil {
+		st.set(CondControllerReady, metav1.ConditionFalse, "FailedToStart", err.Error())
+		_ = r.writeStatus(ctx, rgd, st, g)
+		return reconcile.Result{}, err
+	}
+	st.revision = rev
+	if err := r.Instances.Register(ctx, rgd, g, rev); err != nil {
 		st.set(CondControllerReady, metav1.ConditionFalse, "FailedToStart", err.Error())
 		_ = r.writeStatus(ctx, rgd, st, g)
 		return reconcile.Result{}, err
@@ -381,8 +403,9 @@ func kindsOfSpec(rgd *v1alpha1.ResourceGraphDefinition) []schema.GroupKind {
 // ---- status ----
 
 type status struct {
-	gen   int64
-	conds []metav1.Condition
+	gen      int64
+	conds    []metav1.Condition
+	revision int64 // newest graph revision issued, 0 if none this pass
 }
 
 func newStatus(rgd *v1alpha1.ResourceGraphDefinition) *status {
@@ -419,6 +442,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, rgd *v1alpha1.ResourceGrap
 	meta.SetStatusCondition(&s.conds, ready)
 
 	next := rgd.Status.DeepCopy()
+	next.LastIssuedRevision = max(next.LastIssuedRevision, s.revision)
 	next.Conditions = nil
 	for _, t := range []string{CondGraphAccepted, CondKindReady, CondControllerReady, CondReady} {
 		if c := meta.FindStatusCondition(s.conds, t); c != nil {
