@@ -1,6 +1,38 @@
 package instance
 
-import "k8s.io/apimachinery/pkg/api/equality"
+import (
+	"encoding/base64"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// matches reports whether the live object already has every field trellis
+// would apply. Secrets are special: the server folds stringData into data
+// (base64) and never stores stringData.
+func matches(live, desired *unstructured.Unstructured) bool {
+	d := desired.Object
+	if sd, ok := d["stringData"].(map[string]any); ok && desired.GetKind() == "Secret" && desired.GetAPIVersion() == "v1" {
+		d = make(map[string]any, len(desired.Object))
+		for k, v := range desired.Object {
+			d[k] = v
+		}
+		delete(d, "stringData")
+		data := map[string]any{}
+		if existing, ok := desired.Object["data"].(map[string]any); ok {
+			for k, v := range existing {
+				data[k] = v
+			}
+		}
+		for k, v := range sd {
+			if s, ok := v.(string); ok {
+				data[k] = base64.StdEncoding.EncodeToString([]byte(s))
+			}
+		}
+		d["data"] = data
+	}
+	return contains(live.Object, d)
+}
 
 // contains reports whether every field of desired has the same value in
 // live. Fields only the server sets (defaults, status) are ignored, so an

@@ -229,7 +229,7 @@ func (c *Controller) ensure(ctx context.Context, n *graph.Node, desired *unstruc
 	switch {
 	case live != nil && live.GetDeletionTimestamp() != nil:
 		return nil, fmt.Sprintf("%s %s is being deleted", n.GVK.Kind, desired.GetName()), nil
-	case live != nil && live.GetAnnotations()[trt.AnnotationDesiredHash] == hash && contains(live.Object, desired.Object):
+	case live != nil && live.GetAnnotations()[trt.AnnotationDesiredHash] == hash && matches(live, desired):
 		return live, "", nil
 	}
 	applied, err := c.dyn.Resource(n.GVR).Namespace(desired.GetNamespace()).Apply(ctx, desired.GetName(), desired,
