@@ -6,7 +6,7 @@
 GO      ?= go
 BIN     := bin/trellis
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+LDFLAGS := -X github.com/trellis-dev/trellis/pkg/version.Version=$(VERSION)
 # Extra arguments for `trellis up`, e.g. make run ARGS="--data-dir ./.trellis-data"
 ARGS    ?=
 

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellis-dev/trellis/pkg/bench"
+	"github.com/trellis-dev/trellis/pkg/version"
 )
 
 func newBenchCommand() *cobra.Command {
@@ -56,7 +57,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 				controllerBin = self
 			}
 			o.Controller = bench.ProcessController(controllerBin, o.ProfileDir != "", extraArgs, extraEnv)
-			o.Version = version
+			o.Version = version.Version
 			rep, err := bench.Run(ctx, o)
 			if rep != nil && len(rep.Runs) > 0 {
 				fmt.Fprintln(cmd.OutOrStdout())

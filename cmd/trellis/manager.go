@@ -18,6 +18,7 @@ import (
 
 	"github.com/trellis-dev/trellis/pkg/ack"
 	"github.com/trellis-dev/trellis/pkg/operator"
+	"github.com/trellis-dev/trellis/pkg/version"
 )
 
 // controllerOptions are the process-level settings of the controller manager
@@ -81,7 +82,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, o *controllerOptions)
 	cfg.QPS = o.QPS
 	cfg.Burst = o.Burst
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = "trellis-controller/" + version
+		cfg.UserAgent = "trellis-controller/" + version.Version
 	}
 	scheme, err := newScheme()
 	if err != nil {

@@ -6,10 +6,9 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
-)
 
-// version is set at build time: -ldflags "-X main.version=…".
-var version = "dev"
+	"github.com/trellis-dev/trellis/pkg/version"
+)
 
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
@@ -26,7 +25,7 @@ func newVersionCommand() *cobra.Command {
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "trellis %s (%s, %s/%s, client-go %s)\n",
-				version, runtime.Version(), runtime.GOOS, runtime.GOARCH, client)
+				version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH, client)
 		},
 	}
 }
