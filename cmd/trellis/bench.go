@@ -22,6 +22,7 @@ func newBenchCommand() *cobra.Command {
 		controllerBin string
 		extraArgs     []string
 		extraEnv      []string
+		rgdFile       string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -83,6 +84,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 	f.StringVar(&controllerBin, "controller-binary", "", "trellis binary whose controller command is measured (default: this binary)")
 	f.StringArrayVar(&extraArgs, "controller-arg", nil, "extra flag for the controller, repeatable (e.g. --controller-arg=--ack-services=none)")
 	f.StringArrayVar(&extraEnv, "controller-env", nil, "extra environment variable for the controller, repeatable (e.g. --controller-env=GOMEMLIMIT=128MiB)")
+	f.StringVar(&rgdFile, "rgd", "", "experiment: use this variant of the benchmark RGD (BenchApp with the same five children) instead of the built-in one")
 	cmd.AddCommand(newBenchControllerCommand())
 	return cmd
 }

@@ -83,6 +83,9 @@ type Options struct {
 	// FloorApply also measures the floor with trellis's verbs (children
 	// server-side applied, status merge-patched): the apiserver's share.
 	FloorApply bool
+	// RGD replaces the embedded workload, for experiments (e.g. a variant of
+	// it). It must still define BenchApp with the same five children.
+	RGD []byte
 	// OutDir receives <date>.json and <date>.md ("" writes nothing).
 	OutDir string
 	// LogDir receives the controller logs (default a temporary directory).
@@ -188,7 +191,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.rest = r.kube.CoreV1().RESTClient()
 	r.rgd = &unstructured.Unstructured{}
-	if err := yaml.Unmarshal(RGD, &r.rgd.Object); err != nil {
+	workload := RGD
+	if len(o.RGD) > 0 {
+		workload = o.RGD
+	}
+	if err := yaml.Unmarshal(workload, &r.rgd.Object); err != nil {
 		return nil, fmt.Errorf("benchmark RGD: %w", err)
 	}
 	if err := installFloorCRD(ctx, r.ext); err != nil {
