@@ -382,3 +382,46 @@ spec:
 	gone(t, 15*time.Second, guarded, ns, "g2")
 	gone(t, 5*time.Second, configMaps, ns, "g2-cm")
 }
+
+// A collection at kro's default limit (1000 items) reconciles to ACTIVE.
+// The time is reported, not asserted; the benchmark tracks it.
+func TestCollectionOfAThousand(t *testing.T) {
+	setup(t)
+	if testing.Short() {
+		t.Skip("creates 1000 objects")
+	}
+	ns := testenv.Current(t).Namespace(t)
+	applyRGD(t, parse(t, `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: thousand
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: Thousand
+    spec:
+      count: integer | default=1000
+  resources:
+  - id: entries
+    forEach:
+    - i: ${lists.range(schema.spec.count)}
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: ${schema.metadata.name}-${string(i)}
+      data:
+        index: ${string(i)}
+`))
+	eventually(t, 30*time.Second, "RGD Active", getter(rgdGVR, "", "thousand"), rgdActive)
+	start := time.Now()
+	apply(t, gvr("thousands"), parse(t, fmt.Sprintf("apiVersion: kro.run/v1alpha1\nkind: Thousand\nmetadata: {name: k, namespace: %s}\nspec: {}\n", ns)))
+	eventually(t, 5*time.Minute, "1000 items ACTIVE", getter(gvr("thousands"), ns, "k"), func(u *unstructured.Unstructured) bool {
+		return str(u, "status", "state") == "ACTIVE"
+	})
+	t.Logf("collection of 1000 items ACTIVE %s after the instance was created", time.Since(start).Round(10*time.Millisecond))
+	if got := len(listChildren(t, configMaps, ns, "kro.run/node-id=entries")); got != 1000 {
+		t.Fatalf("%d items, want 1000", got)
+	}
+}
