@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
@@ -199,32 +198,28 @@ func (c *Controller) registration(gvr schema.GroupVersionResource) *registration
 
 // onInstanceEvent enqueues on create, delete, spec (generation) changes,
 // deletion start and suspension flips; status-only writes (ours) are ignored.
-func (c *Controller) onInstanceEvent(_ schema.GroupVersionResource, obj, old any) {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
+func (c *Controller) onInstanceEvent(gvr schema.GroupVersionResource, obj, old any) {
+	u := metaOf(obj)
+	if u == nil {
 		return
 	}
-	if o, ok := old.(*unstructured.Unstructured); ok {
+	if o := metaOf(old); o != nil {
 		if o.GetGeneration() == u.GetGeneration() &&
 			(o.GetDeletionTimestamp() == nil) == (u.GetDeletionTimestamp() == nil) &&
 			suspended(o) == suspended(u) {
 			return
 		}
 	}
-	gvr, ok := c.gvrOf(u.GroupVersionKind())
-	if !ok {
-		return
-	}
 	c.enqueueObject(gvr, u)
 }
 
 // onChildEvent routes a child's event to the instance that owns it.
 func (c *Controller) onChildEvent(_ schema.GroupVersionResource, obj, old any) {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
+	u := metaOf(obj)
+	if u == nil {
 		return
 	}
-	if o, ok := old.(*unstructured.Unstructured); ok && o.GetResourceVersion() == u.GetResourceVersion() {
+	if o := metaOf(old); o != nil && o.GetResourceVersion() == u.GetResourceVersion() {
 		return // resync
 	}
 	l := u.GetLabels()
@@ -236,13 +231,6 @@ func (c *Controller) onChildEvent(_ schema.GroupVersionResource, obj, old any) {
 		return
 	}
 	c.queue.Add(key{gvr: gvr, namespace: l[trt.LabelInstanceNamespace], name: l[trt.LabelInstanceName]})
-}
-
-func (c *Controller) gvrOf(gvk schema.GroupVersionKind) (schema.GroupVersionResource, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	gvr, ok := c.byGK[gvk.GroupKind()]
-	return gvr, ok
 }
 
 func (c *Controller) enqueueObject(gvr schema.GroupVersionResource, obj any) {

@@ -53,7 +53,7 @@ func (c *Controller) ownedChildren(inst *unstructured.Unstructured, gvrs []schem
 	for _, gvr := range gvrs {
 		objs, _ := c.children.get(gvr).GetIndexer().ByIndex(byInstance, string(inst.GetUID()))
 		for _, o := range objs {
-			out = append(out, child{gvr: gvr, obj: o.(*unstructured.Unstructured)})
+			out = append(out, child{gvr: gvr, obj: decode(o)})
 		}
 	}
 	return out

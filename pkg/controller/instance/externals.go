@@ -1,7 +1,7 @@
 package instance
 
 import (
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -15,7 +15,7 @@ type externalRef struct {
 	selector  labels.Selector
 }
 
-func (r externalRef) matches(u *unstructured.Unstructured) bool {
+func (r externalRef) matches(u metav1.Object) bool {
 	if r.namespace != "" && u.GetNamespace() != r.namespace {
 		return false
 	}
@@ -61,11 +61,11 @@ func selectorString(s labels.Selector) string {
 
 // onExternalEvent re-enqueues the instances that read the object.
 func (c *Controller) onExternalEvent(gvr schema.GroupVersionResource, obj, old any) {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
+	u := metaOf(obj)
+	if u == nil {
 		return
 	}
-	o, _ := old.(*unstructured.Unstructured)
+	o := metaOf(old)
 	if o != nil && o.GetResourceVersion() == u.GetResourceVersion() {
 		return
 	}

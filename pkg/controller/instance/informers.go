@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -78,23 +79,17 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 	si := cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, 10*time.Hour, cache.Indexers{
 		cache.NamespaceIndex: cache.MetaNamespaceIndexFunc,
 		byInstance: func(obj any) ([]string, error) {
-			u, ok := obj.(*unstructured.Unstructured)
-			if !ok {
+			m, err := meta.Accessor(obj)
+			if err != nil {
 				return nil, nil
 			}
-			if id := u.GetLabels()[trt.LabelInstanceID]; id != "" {
+			if id := m.GetLabels()[trt.LabelInstanceID]; id != "" {
 				return []string{id}, nil
 			}
 			return nil, nil
 		},
 	})
-	// Managed fields are the bulk of most objects and never read here.
-	_ = si.SetTransform(func(obj any) (any, error) {
-		if u, ok := obj.(*unstructured.Unstructured); ok {
-			u.SetManagedFields(nil)
-		}
-		return obj, nil
-	})
+	_ = si.SetTransform(toCompact)
 	_, _ = si.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.onEvent(gvr, obj, nil) },
 		UpdateFunc: func(old, obj any) { s.onEvent(gvr, obj, old) },
@@ -129,4 +124,70 @@ func (s *informerSet) stop(gvr schema.GroupVersionResource) {
 func (s *informerSet) waitSynced(ctx context.Context, gvr schema.GroupVersionResource) bool {
 	inf := s.get(gvr)
 	return cache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
+}
+
+// compact is how informers keep objects: typed metadata for keys, indexes
+// and event routing, and the object as JSON, decoded only when a reconcile
+// reads it. An unstructured map costs several times its JSON, and the
+// caches hold every child of every instance.
+type compact struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+	raw []byte
+}
+
+// DeepCopyObject: compact objects are never modified, so sharing is safe.
+func (c *compact) DeepCopyObject() runtime.Object { return c }
+
+// object decodes a copy the caller owns.
+func (c *compact) object() *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	_ = u.UnmarshalJSON(c.raw)
+	return u
+}
+
+// toCompact is the informers' transform. Managed fields are dropped: they
+// are the bulk of most objects and never read here.
+func toCompact(obj any) (any, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil
+	}
+	u.SetManagedFields(nil)
+	raw, err := u.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	c := &compact{raw: raw}
+	c.APIVersion, c.Kind = u.GetAPIVersion(), u.GetKind()
+	c.Name, c.Namespace, c.UID = u.GetName(), u.GetNamespace(), u.GetUID()
+	c.ResourceVersion, c.Generation = u.GetResourceVersion(), u.GetGeneration()
+	c.Labels, c.Annotations = u.GetLabels(), u.GetAnnotations()
+	c.DeletionTimestamp = u.GetDeletionTimestamp()
+	return c, nil
+}
+
+// decode returns the full object of an informer item (a copy).
+func decode(obj any) *unstructured.Unstructured {
+	switch o := obj.(type) {
+	case *compact:
+		return o.object()
+	case *unstructured.Unstructured:
+		return o.DeepCopy()
+	case cache.DeletedFinalStateUnknown:
+		return decode(o.Obj)
+	}
+	return nil
+}
+
+// metaOf returns the metadata of an informer item.
+func metaOf(obj any) metav1.Object {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil
+	}
+	return m
 }

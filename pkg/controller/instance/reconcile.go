@@ -23,7 +23,7 @@ import (
 	trt "github.com/trellis-dev/trellis/pkg/runtime"
 )
 
-func suspended(u *unstructured.Unstructured) bool {
+func suspended(u metav1.Object) bool {
 	v := strings.ToLower(u.GetAnnotations()[v1alpha1.ReconcileAnnotation])
 	return v == "suspended" || v == "disabled"
 }
@@ -38,7 +38,7 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 		c.forgetExternals(k)
 		return nil
 	}
-	inst := obj.(*unstructured.Unstructured).DeepCopy()
+	inst := decode(obj)
 	reg := c.registration(k.gvr)
 	if inst.GetDeletionTimestamp() != nil {
 		return c.delete(ctx, k, reg, inst)
@@ -359,9 +359,8 @@ func (c *Controller) syncExternal(ctx context.Context, k key, rt *trt.Instance, 
 		}
 		var matched []*unstructured.Unstructured
 		for _, o := range objs {
-			u := o.(*unstructured.Unstructured)
-			if ref.selector.Matches(labels.Set(u.GetLabels())) {
-				matched = append(matched, u)
+			if m := metaOf(o); m != nil && ref.selector.Matches(labels.Set(m.GetLabels())) {
+				matched = append(matched, decode(o))
 			}
 		}
 		sort.Slice(matched, func(i, j int) bool {
@@ -376,7 +375,7 @@ func (c *Controller) syncExternal(ctx context.Context, k key, rt *trt.Instance, 
 		rt.Set(n.ID, trt.StateWaiting, fmt.Sprintf("waiting for external reference %s %s", n.GVK.Kind, cacheKey(ns, name)))
 		return
 	}
-	rt.Observe(n.ID, obj.(*unstructured.Unstructured))
+	rt.Observe(n.ID, decode(obj))
 	c.markReadiness(rt, n)
 }
 
@@ -385,7 +384,7 @@ func (c *Controller) cachedChild(n *graph.Node, ns, name string) *unstructured.U
 	if err != nil || !ok {
 		return nil
 	}
-	return obj.(*unstructured.Unstructured)
+	return decode(obj)
 }
 
 func desiredHash(u *unstructured.Unstructured) string {
