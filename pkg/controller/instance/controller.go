@@ -58,6 +58,10 @@ type Controller struct {
 	children  *informerSet
 	externals *informerSet
 
+	// applied maps a child's UID to the resourceVersion our last apply
+	// returned, to recognise the watch events our own writes cause.
+	applied sync.Map
+
 	extMu       sync.Mutex
 	extWatchers map[schema.GroupVersionResource]map[key][]externalRef
 
@@ -198,7 +202,7 @@ func (c *Controller) registration(gvr schema.GroupVersionResource) *registration
 
 // onInstanceEvent enqueues on create, delete, spec (generation) changes,
 // deletion start and suspension flips; status-only writes (ours) are ignored.
-func (c *Controller) onInstanceEvent(gvr schema.GroupVersionResource, obj, old any) {
+func (c *Controller) onInstanceEvent(gvr schema.GroupVersionResource, obj, old any, deleted bool) {
 	u := metaOf(obj)
 	if u == nil {
 		return
@@ -214,13 +218,20 @@ func (c *Controller) onInstanceEvent(gvr schema.GroupVersionResource, obj, old a
 }
 
 // onChildEvent routes a child's event to the instance that owns it.
-func (c *Controller) onChildEvent(_ schema.GroupVersionResource, obj, old any) {
+func (c *Controller) onChildEvent(_ schema.GroupVersionResource, obj, old any, deleted bool) {
 	u := metaOf(obj)
 	if u == nil {
 		return
 	}
-	if o := metaOf(old); o != nil && o.GetResourceVersion() == u.GetResourceVersion() {
-		return // resync
+	if deleted {
+		c.applied.Delete(u.GetUID())
+	} else {
+		if o := metaOf(old); o != nil && o.GetResourceVersion() == u.GetResourceVersion() {
+			return // resync
+		}
+		if rv, ok := c.applied.Load(u.GetUID()); ok && rv == u.GetResourceVersion() {
+			return // the echo of our own apply: the reconcile that made it already saw it
+		}
 	}
 	l := u.GetLabels()
 	gk := schema.GroupKind{Group: l[trt.LabelInstanceGroup], Kind: l[trt.LabelInstanceKind]}

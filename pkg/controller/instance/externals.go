@@ -60,7 +60,7 @@ func selectorString(s labels.Selector) string {
 }
 
 // onExternalEvent re-enqueues the instances that read the object.
-func (c *Controller) onExternalEvent(gvr schema.GroupVersionResource, obj, old any) {
+func (c *Controller) onExternalEvent(gvr schema.GroupVersionResource, obj, old any, _ bool) {
 	u := metaOf(obj)
 	if u == nil {
 		return

@@ -30,14 +30,14 @@ type informer struct {
 type informerSet struct {
 	dyn      dynamic.Interface
 	selector string // label selector; "" watches everything
-	onEvent  func(gvr schema.GroupVersionResource, obj, old any)
+	onEvent  func(gvr schema.GroupVersionResource, obj, old any, deleted bool)
 
 	mu    sync.Mutex
 	ctx   context.Context
 	items map[schema.GroupVersionResource]*informer
 }
 
-func newInformerSet(dyn dynamic.Interface, selector string, onEvent func(gvr schema.GroupVersionResource, obj, old any)) *informerSet {
+func newInformerSet(dyn dynamic.Interface, selector string, onEvent func(gvr schema.GroupVersionResource, obj, old any, deleted bool)) *informerSet {
 	return &informerSet{dyn: dyn, selector: selector, onEvent: onEvent, items: map[schema.GroupVersionResource]*informer{}}
 }
 
@@ -91,13 +91,13 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 	})
 	_ = si.SetTransform(toCompact)
 	_, _ = si.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { s.onEvent(gvr, obj, nil) },
-		UpdateFunc: func(old, obj any) { s.onEvent(gvr, obj, old) },
+		AddFunc:    func(obj any) { s.onEvent(gvr, obj, nil, false) },
+		UpdateFunc: func(old, obj any) { s.onEvent(gvr, obj, old, false) },
 		DeleteFunc: func(obj any) {
 			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = t.Obj
 			}
-			s.onEvent(gvr, obj, nil)
+			s.onEvent(gvr, obj, nil, true)
 		},
 	})
 	inf := &informer{SharedIndexInformer: si}

@@ -237,6 +237,7 @@ func (c *Controller) ensure(ctx context.Context, n *graph.Node, desired *unstruc
 	if err != nil {
 		return nil, "", fmt.Errorf("applying %s %s: %v", n.GVK.Kind, desired.GetName(), err)
 	}
+	c.applied.Store(applied.GetUID(), applied.GetResourceVersion())
 	return applied, "", nil
 }
 
