@@ -425,3 +425,89 @@ spec:
 		t.Fatalf("%d items, want 1000", got)
 	}
 }
+
+func TestClusterScopedInstances(t *testing.T) {
+	setup(t)
+	ns := testenv.Current(t).Namespace(t)
+	applyRGD(t, parse(t, fmt.Sprintf(`
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: cluster-scoped
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: Tenant
+    scope: Cluster
+    spec:
+      owner: string
+    status:
+      configName: ${config.metadata.name}
+  resources:
+  - id: config
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: tenant-${schema.metadata.name}
+        namespace: %s
+      data:
+        owner: ${schema.spec.owner}
+`, ns)))
+	eventually(t, 30*time.Second, "RGD Active", getter(rgdGVR, "", "cluster-scoped"), rgdActive)
+	tenants := gvr("tenants")
+	apply(t, tenants, parse(t, "apiVersion: kro.run/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\nspec: {owner: alice}\n"))
+	eventually(t, 15*time.Second, "tenant ACTIVE", getter(tenants, "", "acme"), func(u *unstructured.Unstructured) bool {
+		return str(u, "status", "state") == "ACTIVE" && str(u, "status", "configName") == "tenant-acme"
+	})
+	cm := mustGet(t, configMaps, ns, "tenant-acme", func(*unstructured.Unstructured) {})
+	if _, has := cm.GetLabels()["kro.run/instance-namespace"]; has || str(cm, "data", "owner") != "alice" {
+		t.Errorf("child of a cluster-scoped instance: labels %v data %v", cm.GetLabels(), cm.Object["data"])
+	}
+	if err := dyn.Resource(tenants).Delete(context.Background(), "acme", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, 15*time.Second, tenants, "", "acme")
+	gone(t, 5*time.Second, configMaps, ns, "tenant-acme")
+}
+
+func TestBreakingSchemaChangesNeedConsent(t *testing.T) {
+	setup(t)
+	rgd := parse(t, `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: breaking
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: Breaking
+    spec:
+      size: integer | default=1
+`)
+	applyRGD(t, rgd)
+	eventually(t, 30*time.Second, "RGD Active", getter(rgdGVR, "", "breaking"), rgdActive)
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	_ = unstructured.SetNestedField(rgd.Object, "string", "spec", "schema", "spec", "size")
+	apply(t, rgdGVR, rgd)
+	eventually(t, 15*time.Second, "breaking change refused", getter(rgdGVR, "", "breaking"), func(u *unstructured.Unstructured) bool {
+		c := condition(u, "KindReady")
+		return c != nil && c["status"] == "False" && strings.Contains(fmt.Sprint(c["message"]), "spec.size") &&
+			strings.Contains(fmt.Sprint(c["message"]), "kro.run/allow-breaking-changes")
+	})
+	typeOf := func() string {
+		c := mustGet(t, crds, "", "breakings.kro.run", func(*unstructured.Unstructured) {})
+		versions, _, _ := unstructured.NestedSlice(c.Object, "spec", "versions")
+		s, _, _ := unstructured.NestedString(versions[0].(map[string]any), "schema", "openAPIV3Schema", "properties", "spec", "properties", "size", "type")
+		return s
+	}
+	if got := typeOf(); got != "integer" {
+		t.Fatalf("CRD changed although refused: size is %s", got)
+	}
+	rgd.SetAnnotations(map[string]string{"kro.run/allow-breaking-changes": "true"})
+	apply(t, rgdGVR, rgd)
+	eventually(t, 15*time.Second, "RGD Active with consent", getter(rgdGVR, "", "breaking"), rgdActive)
+	if got := typeOf(); got != "string" {
+		t.Fatalf("CRD not updated with consent: size is %s", got)
+	}
+}
