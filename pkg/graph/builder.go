@@ -451,17 +451,11 @@ func (b *builder) compileNode(n *pendingNode) error {
 	return nil
 }
 
+// compileCondition compiles a standalone expression that must return bool.
 func (b *builder) compileCondition(env *cel.Env, id, path, raw string) (*cel.Program, error) {
-	expr, ok, err := cel.Standalone(raw)
+	p, err := b.compileCondition0With(env, id, path, raw)
 	if err != nil {
-		return nil, errorf(id, path, "%v", err)
-	}
-	if !ok {
-		return nil, errorf(id, path, "must be a single ${...} expression, got %q", raw)
-	}
-	p, err := env.Compile(expr)
-	if err != nil {
-		return nil, errorf(id, path, "%v", err)
+		return nil, err
 	}
 	t := p.OutputType
 	if !t.IsExactType(celgo.BoolType) && !t.IsExactType(celgo.OptionalType(celgo.BoolType)) && !t.IsExactType(celgo.DynType) {

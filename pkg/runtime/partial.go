@@ -64,24 +64,7 @@ func (r *Instance) renderPartialWith(n *graph.Node, vars map[string]any, extraLa
 	if n.Namespaced && obj.GetNamespace() == "" && !hasUnresolved(unresolved, "metadata.namespace") {
 		obj.SetNamespace(r.obj.GetNamespace())
 	}
-	labels := obj.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	for k, v := range r.labels {
-		labels[k] = v
-	}
-	labels[LabelNodeID] = n.ID
-	for k, v := range extraLabels {
-		labels[k] = v
-	}
-	obj.SetLabels(labels)
-	ann := obj.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	ann[AnnotationApplyOrder] = strconv.Itoa(n.ApplyOrder)
-	obj.SetAnnotations(ann)
+	r.stamp(n, obj, extraLabels)
 	sort.Slice(unresolved, func(i, j int) bool { return unresolved[i].Path < unresolved[j].Path })
 	return obj, unresolved, nil
 }

@@ -246,6 +246,12 @@ func (r *Instance) renderWith(n *graph.Node, vars map[string]any, extraLabels ma
 	if obj.GetName() == "" {
 		return nil, fmt.Errorf("metadata.name is empty")
 	}
+	r.stamp(n, obj, extraLabels)
+	return obj, nil
+}
+
+// stamp puts the ownership labels and the deletion wave on a rendered child.
+func (r *Instance) stamp(n *graph.Node, obj *unstructured.Unstructured, extraLabels map[string]string) {
 	labels := obj.GetLabels()
 	if labels == nil {
 		labels = map[string]string{}
@@ -264,7 +270,6 @@ func (r *Instance) renderWith(n *graph.Node, vars map[string]any, extraLabels ma
 	}
 	ann[AnnotationApplyOrder] = strconv.Itoa(n.ApplyOrder)
 	obj.SetAnnotations(ann)
-	return obj, nil
 }
 
 func (r *Instance) render(n *graph.Node, v any, vars map[string]any) (any, error) {

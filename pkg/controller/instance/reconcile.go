@@ -2,8 +2,6 @@ package instance
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,14 +178,11 @@ func (c *Controller) syncNode(ctx context.Context, k key, rt *trt.Instance, n *g
 		return
 	}
 	included, err := rt.Included(n)
-	switch {
-	case errors.Is(err, trt.ErrPending):
-		rt.Set(n.ID, trt.StateWaiting, err.Error())
+	if err != nil {
+		failed(rt, n.ID, err)
 		return
-	case err != nil:
-		rt.Set(n.ID, trt.StateError, err.Error())
-		return
-	case !included:
+	}
+	if !included {
 		rt.Set(n.ID, trt.StateSkipped, "includeWhen is false")
 		return
 	}
@@ -196,12 +191,8 @@ func (c *Controller) syncNode(ctx context.Context, k key, rt *trt.Instance, n *g
 		return
 	}
 	desired, err := rt.Render(n)
-	switch {
-	case errors.Is(err, trt.ErrPending):
-		rt.Set(n.ID, trt.StateWaiting, err.Error())
-		return
-	case err != nil:
-		rt.Set(n.ID, trt.StateError, err.Error())
+	if err != nil {
+		failed(rt, n.ID, err)
 		return
 	}
 	observed, waitReason, err := c.ensure(ctx, n, desired)
@@ -217,10 +208,20 @@ func (c *Controller) syncNode(ctx context.Context, k key, rt *trt.Instance, n *g
 	c.markReadiness(rt, n)
 }
 
+// failed records an evaluation error: data that is not there yet means
+// waiting, anything else is an error.
+func failed(rt *trt.Instance, id string, err error) {
+	if errors.Is(err, trt.ErrPending) {
+		rt.Set(id, trt.StateWaiting, err.Error())
+		return
+	}
+	rt.Set(id, trt.StateError, err.Error())
+}
+
 // ensure applies desired unless the cached child already matches it, and
 // returns the object as it is on the server.
 func (c *Controller) ensure(ctx context.Context, n *graph.Node, desired *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
-	hash := desiredHash(desired)
+	hash := trt.DesiredHash(desired)
 	ann := desired.GetAnnotations()
 	ann[trt.AnnotationDesiredHash] = hash
 	desired.SetAnnotations(ann)
@@ -244,12 +245,8 @@ func (c *Controller) ensure(ctx context.Context, n *graph.Node, desired *unstruc
 // syncCollection expands a forEach node and ensures every item.
 func (c *Controller) syncCollection(ctx context.Context, rt *trt.Instance, n *graph.Node) {
 	items, err := rt.Expand(n)
-	switch {
-	case errors.Is(err, trt.ErrPending):
-		rt.Set(n.ID, trt.StateWaiting, err.Error())
-		return
-	case err != nil:
-		rt.Set(n.ID, trt.StateError, err.Error())
+	if err != nil {
+		failed(rt, n.ID, err)
 		return
 	}
 	desired := make([]*unstructured.Unstructured, len(items))
@@ -257,11 +254,7 @@ func (c *Controller) syncCollection(ctx context.Context, rt *trt.Instance, n *gr
 	for i, item := range items {
 		d, err := rt.RenderItem(n, item, len(items))
 		if err != nil {
-			state := trt.StateError
-			if errors.Is(err, trt.ErrPending) {
-				state = trt.StateWaiting
-			}
-			rt.Set(n.ID, state, fmt.Sprintf("item %d: %v", i, err))
+			failed(rt, n.ID, fmt.Errorf("item %d: %w", i, err))
 			return
 		}
 		id := cacheKey(d.GetNamespace(), d.GetName())
@@ -325,22 +318,14 @@ func (c *Controller) markReadiness(rt *trt.Instance, n *graph.Node) {
 func (c *Controller) syncExternal(ctx context.Context, k key, rt *trt.Instance, n *graph.Node) {
 	ns, name, err := rt.ExternalName(n)
 	if err != nil {
-		state := trt.StateError
-		if errors.Is(err, trt.ErrPending) {
-			state = trt.StateWaiting
-		}
-		rt.Set(n.ID, state, err.Error())
+		failed(rt, n.ID, err)
 		return
 	}
 	ref := externalRef{gvr: n.GVR, namespace: ns, name: name}
 	if n.External.Selector != nil {
 		sel, err := rt.ExternalSelector(n)
 		if err != nil {
-			state := trt.StateError
-			if errors.Is(err, trt.ErrPending) {
-				state = trt.StateWaiting
-			}
-			rt.Set(n.ID, state, err.Error())
+			failed(rt, n.ID, err)
 			return
 		}
 		ref.name, ref.selector = "", sel
@@ -388,11 +373,6 @@ func (c *Controller) cachedChild(n *graph.Node, ns, name string) *unstructured.U
 	return decode(obj)
 }
 
-func desiredHash(u *unstructured.Unstructured) string {
-	raw, _ := json.Marshal(u.Object) // map keys are sorted by encoding/json
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:12])
-}
 
 // prune deletes children that the graph no longer wants: nodes excluded by
 // includeWhen, nodes removed from the RGD, objects left behind by a rename.
