@@ -373,7 +373,6 @@ func (c *Controller) cachedChild(n *graph.Node, ns, name string) *unstructured.U
 	return decode(obj)
 }
 
-
 // prune deletes children that the graph no longer wants: nodes excluded by
 // includeWhen, nodes removed from the RGD, objects left behind by a rename.
 // It runs only when every node settled, so every wanted child was observed.
