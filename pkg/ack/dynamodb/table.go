@@ -190,9 +190,10 @@ func (TableManager) ReadOne(ctx context.Context, env ackrt.Env, desired *v1.Tabl
 	s.DeletionProtectionEnabled = d.DeletionProtectionEnabled
 	switch {
 	case desired.Spec.Tags == nil || d.TableArn == nil:
-	case d.TableStatus == ddbtypes.TableStatusCreating:
+	case d.TableStatus == ddbtypes.TableStatusCreating || d.TableStatus == ddbtypes.TableStatusDeleting:
 		// Tags of a table still being created may not be readable yet;
-		// they are compared (and written) once it is ACTIVE.
+		// they are compared (and written) once it is ACTIVE. A table being
+		// deleted may vanish between the two calls; its tags do not matter.
 		s.Tags = desired.Spec.Tags
 	default:
 		s.Tags = []*v1.Tag{}
