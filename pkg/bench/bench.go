@@ -235,7 +235,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			s.Runs = append(s.Runs, ScalingRun{Workers: w, Seconds: t.Seconds, PerSecond: round(ratio(float64(o.ScaleN), t.Seconds), 1),
 				WritesPerInstance: t.WritesPerInstance, ControllerCPU: t.Controller.CPUSecondsActive,
-				APIServerCPU: t.APIServerCPU, EtcdCPU: t.EtcdCPU, BusyCores: t.BusyCores, Queue: t.Queue})
+				APIServerCPU: t.APIServerCPU, EtcdCPU: t.EtcdCPU, BusyCores: t.BusyCores, Queue: t.Queue, QuietSeconds: t.QuietSeconds})
 			r.logf("N=%d workers=%d: %.1fs", o.ScaleN, w, t.Seconds)
 		}
 		s.Speedup = round(ratio(s.Runs[0].Seconds, s.Runs[len(s.Runs)-1].Seconds), 2)
@@ -305,6 +305,41 @@ func controllerQueue(ctx context.Context, c Controller) (QueueCounters, bool) {
 	}
 	q, err := ParseQueue(body, "instances")
 	return q, err == nil
+}
+
+// waitQuiet waits until the controller's instance queue is empty and no
+// reconcile is running (twice in a row, 250 ms apart), so that the "after"
+// scrape includes the passes queued behind the last ACTIVE. It returns when
+// the queue first became quiet, or false when the controller has no metrics
+// or does not quiet down within limit.
+func waitQuiet(ctx context.Context, c Controller, limit time.Duration) (time.Time, bool) {
+	if c.MetricsURL() == "" {
+		return time.Time{}, false
+	}
+	deadline := time.Now().Add(limit)
+	var since time.Time
+	for time.Now().Before(deadline) {
+		q, ok := controllerQueue(ctx, c)
+		now := time.Now()
+		switch {
+		case !ok:
+			return time.Time{}, false
+		case q.Depth == 0 && q.Unfinished == 0:
+			if since.IsZero() {
+				since = now
+			} else {
+				return since, true
+			}
+		default:
+			since = time.Time{}
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, false
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return time.Time{}, false
 }
 
 // cpu returns the CPU seconds of the apiserver and etcd.
@@ -601,6 +636,10 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 		}
 	}
 	r.logf("trellis N=%d workers=%d: all ACTIVE after %.2fs (creates took %.2fs)", n, workers, t.Seconds, t.CreatesSeconds)
+	if quiet, ok := waitQuiet(ctx, c, r.o.Timeout); ok {
+		t.QuietSeconds = round(quiet.Sub(start).Seconds(), 2)
+		r.logf("controller queue drained %.2fs after the first create", t.QuietSeconds)
+	}
 	time.Sleep(r.o.Settle)
 	after, err := r.scrape(ctx)
 	if err != nil {
@@ -647,6 +686,9 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 			return t, err
 		}
 		ch := &Change{Seconds: round(done.Sub(start).Seconds(), 2)}
+		if quiet, ok := waitQuiet(ctx, c, r.o.Timeout); ok {
+			ch.QuietSeconds = round(quiet.Sub(start).Seconds(), 2)
+		}
 		time.Sleep(r.o.Settle)
 		changed, err := r.scrape(ctx)
 		if err != nil {
@@ -679,6 +721,7 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 		return t, err
 	}
 	d := &Delete{Seconds: round(gone.Sub(start).Seconds(), 2), InstancesGoneSeconds: round(instGone.Sub(start).Seconds(), 2)}
+	waitQuiet(ctx, c, r.o.Timeout)
 	time.Sleep(r.o.Settle)
 	if deleted, err := r.scrape(ctx); err == nil {
 		dw := deleted.Sub(after).Mutating().Resources(CountedResources...)

@@ -251,6 +251,8 @@ type QueueCounters struct {
 	Adds, Retries        float64
 	WorkSum, WorkCount   float64
 	QueueSum, QueueCount float64
+	// Depth and Unfinished (seconds of work in progress) are gauges.
+	Depth, Unfinished float64
 }
 
 // ParseQueue reads the counters of the queue named name from a /metrics text.
@@ -263,6 +265,8 @@ func ParseQueue(text, name string) (QueueCounters, error) {
 		"workqueue_work_duration_seconds_count":  &q.WorkCount,
 		"workqueue_queue_duration_seconds_sum":   &q.QueueSum,
 		"workqueue_queue_duration_seconds_count": &q.QueueCount,
+		"workqueue_depth":                        &q.Depth,
+		"workqueue_unfinished_work_seconds":      &q.Unfinished,
 	} {
 		samples, err := ParseMetric(strings.NewReader(text), metric)
 		if err != nil {
