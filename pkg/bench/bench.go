@@ -276,6 +276,30 @@ func (r *runner) scrape(ctx context.Context) (Requests, error) {
 	return RequestsFromSamples(samples), nil
 }
 
+// watchTraffic is what the apiserver sent to watchers: events and bytes.
+type watchTraffic struct{ events, bytes float64 }
+
+// scrapeWatch reads apiserver_watch_events_total and
+// apiserver_watch_events_sizes_sum, summed over all resources.
+func (r *runner) scrapeWatch(ctx context.Context) watchTraffic {
+	raw, err := r.rest.Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return watchTraffic{}
+	}
+	var w watchTraffic
+	for name, dst := range map[string]*float64{"apiserver_watch_events_total": &w.events, "apiserver_watch_events_sizes_sum": &w.bytes} {
+		samples, _ := ParseMetric(strings.NewReader(string(raw)), name)
+		for _, s := range samples {
+			*dst += s.Value
+		}
+	}
+	return w
+}
+
+func (w watchTraffic) perInstance(before watchTraffic, n int) (events, kib float64) {
+	return round(perInstance(w.events-before.events, n), 1), round(perInstance(w.bytes-before.bytes, n)/1024, 1)
+}
+
 // controllerWrites reads the controller's own count of its writes.
 func controllerWrites(ctx context.Context, c Controller) (float64, bool) {
 	url := c.MetricsURL()
@@ -415,6 +439,7 @@ func (r *runner) floor(ctx context.Context, n int, apply bool) (Floor, error) {
 	if err != nil {
 		return f, err
 	}
+	w0 := r.scrapeWatch(ctx)
 	api0, etcd0 := r.cpu()
 	m0, _ := ReadCPUTimes()
 	start := time.Now()
@@ -439,6 +464,7 @@ func (r *runner) floor(ctx context.Context, n int, apply bool) (Floor, error) {
 	if err != nil {
 		return f, err
 	}
+	f.WatchEventsPerInstance, f.WatchKiBPerInstance = r.scrapeWatch(ctx).perInstance(w0, n)
 	w := after.Sub(before).Mutating().Resources(CountedResources...)
 	f.Writes, f.WritesPerInstance, f.Breakdown = w.Total(), round(perInstance(w.Total(), n), 2), w.Breakdown()
 	r.logf("%s N=%d: %.2fs, %.2f writes/instance", what, n, f.Seconds, f.WritesPerInstance)
@@ -576,6 +602,7 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 	if err != nil {
 		return t, err
 	}
+	w0 := r.scrapeWatch(ctx)
 	cw0, hasCW := controllerWrites(ctx, c)
 	q0, hasQ := controllerQueue(ctx, c)
 	api0, etcd0 := r.cpu()
@@ -645,6 +672,7 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 	if err != nil {
 		return t, err
 	}
+	t.WatchEventsPerInstance, t.WatchKiBPerInstance = r.scrapeWatch(ctx).perInstance(w0, n)
 	w := after.Sub(before).Mutating().Resources(CountedResources...)
 	t.Writes, t.WritesPerInstance, t.Breakdown = w.Total(), round(perInstance(w.Total(), n), 2), w.Breakdown()
 	if hasCW {

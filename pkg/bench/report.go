@@ -63,8 +63,11 @@ type Floor struct {
 	Writes            float64 `json:"writes"`
 	WritesPerInstance float64 `json:"writes_per_instance"`
 	Breakdown         []Line  `json:"breakdown"`
-	APIServerCPU      float64 `json:"apiserver_cpu_seconds"`
-	EtcdCPU           float64 `json:"etcd_cpu_seconds"`
+	// Watch events (and KiB) the apiserver sent to all watchers, per instance.
+	WatchEventsPerInstance float64 `json:"watch_events_per_instance"`
+	WatchKiBPerInstance    float64 `json:"watch_kib_per_instance"`
+	APIServerCPU           float64 `json:"apiserver_cpu_seconds"`
+	EtcdCPU                float64 `json:"etcd_cpu_seconds"`
 	// BusyCores is the machine's average busy cores meanwhile (all
 	// processes, other users included: the noise indicator).
 	BusyCores float64 `json:"machine_busy_cores"`
@@ -80,10 +83,12 @@ type Trellis struct {
 	CreatesSeconds float64 `json:"creates_seconds"`
 	// QuietSeconds: first create → the controller's queue empty and idle
 	// (the writes are counted from there, plus the settle).
-	QuietSeconds      float64 `json:"quiet_seconds,omitempty"`
-	Writes            float64 `json:"writes"`
-	WritesPerInstance float64 `json:"writes_per_instance"`
-	Breakdown         []Line  `json:"breakdown"`
+	QuietSeconds           float64 `json:"quiet_seconds,omitempty"`
+	Writes                 float64 `json:"writes"`
+	WritesPerInstance      float64 `json:"writes_per_instance"`
+	Breakdown              []Line  `json:"breakdown"`
+	WatchEventsPerInstance float64 `json:"watch_events_per_instance"`
+	WatchKiBPerInstance    float64 `json:"watch_kib_per_instance"`
 	// ControllerWrites is the controller's own count of its write requests
 	// (client-go rest_client_requests_total on its /metrics), a cross-check.
 	ControllerWrites *float64      `json:"controller_writes,omitempty"`
@@ -289,11 +294,12 @@ func (r *Report) Markdown() string {
 			run.N, run.Floor.Seconds, t.Seconds, run.Ratio, run.Floor.WritesPerInstance, t.WritesPerInstance, idle,
 			t.Controller.PeakRSSMiB, t.Controller.CPUSecondsActive, t.Controller.CPUSecondsTotal, del, change, changeW)
 	}
-	b.WriteString("\nCPU seconds to all-ACTIVE (apiserver / etcd / controller) and the machine's busy cores meanwhile (other users included):\n\n| N | floor | trellis | busy cores floor / trellis |\n|---:|---:|---:|---:|\n")
+	b.WriteString("\nCPU seconds to all-ACTIVE (apiserver / etcd / controller), the machine's busy cores meanwhile (other users included) and the watch traffic the apiserver sent (events and KiB per instance, all watchers):\n\n| N | floor CPU s | trellis CPU s | busy cores floor / trellis | watch events/inst floor / trellis | watch KiB/inst floor / trellis |\n|---:|---:|---:|---:|---:|---:|\n")
 	for _, run := range r.Runs {
 		t := run.Trellis
-		fmt.Fprintf(&b, "| %d | %.1f / %.1f / – | %.1f / %.1f / %.1f | %.2f / %.2f |\n", run.N, run.Floor.APIServerCPU, run.Floor.EtcdCPU,
-			t.APIServerCPU, t.EtcdCPU, t.Controller.CPUSecondsActive, run.Floor.BusyCores, t.BusyCores)
+		fmt.Fprintf(&b, "| %d | %.1f / %.1f / – | %.1f / %.1f / %.1f | %.2f / %.2f | %.1f / %.1f | %.1f / %.1f |\n", run.N, run.Floor.APIServerCPU, run.Floor.EtcdCPU,
+			t.APIServerCPU, t.EtcdCPU, t.Controller.CPUSecondsActive, run.Floor.BusyCores, t.BusyCores,
+			run.Floor.WatchEventsPerInstance, t.WatchEventsPerInstance, run.Floor.WatchKiBPerInstance, t.WatchKiBPerInstance)
 	}
 	if len(r.Runs) > 0 && r.Runs[0].Trellis.Queue != nil {
 		b.WriteString("\nController instance queue, first create → all ACTIVE (quiet: the queue drained, s after the first create):\n\n| N | workers | adds/inst | reconciles/inst | mean reconcile ms | mean queue wait ms | retries | quiet s |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
