@@ -65,10 +65,9 @@ type Controller struct {
 	extMu       sync.Mutex
 	extWatchers map[schema.GroupVersionResource]map[key][]externalRef
 
-	mu    sync.RWMutex
-	regs  map[schema.GroupVersionResource]*registration
-	byGK  map[schema.GroupKind]schema.GroupVersionResource
-	ready chan struct{}
+	mu   sync.RWMutex
+	regs map[schema.GroupVersionResource]*registration
+	byGK map[schema.GroupKind]schema.GroupVersionResource
 }
 
 // New returns a controller; call Start (via the manager) to run it.
@@ -83,9 +82,8 @@ func New(dyn dynamic.Interface, log logr.Logger, opts Options) *Controller {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[key](200*time.Millisecond, 5*time.Minute),
 			workqueue.TypedRateLimitingQueueConfig[key]{Name: "instances"}),
-		regs:  map[schema.GroupVersionResource]*registration{},
-		byGK:  map[schema.GroupKind]schema.GroupVersionResource{},
-		ready: make(chan struct{}),
+		regs: map[schema.GroupVersionResource]*registration{},
+		byGK: map[schema.GroupKind]schema.GroupVersionResource{},
 	}
 	c.instances = newInformerSet(dyn, "", c.onInstanceEvent)
 	c.children = newInformerSet(dyn, trt.LabelOwned+"=true", c.onChildEvent)
@@ -99,7 +97,6 @@ func (c *Controller) Start(ctx context.Context) error {
 	c.instances.start(ctx)
 	c.children.start(ctx)
 	c.externals.start(ctx)
-	close(c.ready)
 	var wg sync.WaitGroup
 	for i := 0; i < c.opts.Workers; i++ {
 		wg.Add(1)
@@ -263,9 +260,6 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	switch {
 	case err == nil:
 		c.queue.Forget(k)
-	case isRequeueAfter(err):
-		c.queue.Forget(k)
-		c.queue.AddAfter(k, err.(requeueAfter).d)
 	default:
 		c.log.Error(err, "reconcile failed", "resource", k.gvr.Resource, "namespace", k.namespace, "name", k.name)
 		c.queue.AddRateLimited(k)
@@ -281,10 +275,3 @@ func (c *Controller) safeReconcile(ctx context.Context, k key) (err error) {
 	}()
 	return c.reconcile(ctx, k)
 }
-
-// requeueAfter asks for a delayed retry without counting as a failure.
-type requeueAfter struct{ d time.Duration }
-
-func (r requeueAfter) Error() string { return fmt.Sprintf("requeue after %s", r.d) }
-
-func isRequeueAfter(err error) bool { _, ok := err.(requeueAfter); return ok }
