@@ -331,6 +331,10 @@ func controllerQueue(ctx context.Context, c Controller) (QueueCounters, bool) {
 	return q, err == nil
 }
 
+// quietLimit bounds waiting for the controller's queue to drain; a
+// controller that never quiets down is reported by the figures, not waited for.
+const quietLimit = 5 * time.Minute
+
 // waitQuiet waits until the controller's instance queue is empty and no
 // reconcile is running (twice in a row, 250 ms apart), so that the "after"
 // scrape includes the passes queued behind the last ACTIVE. It returns when
@@ -663,7 +667,7 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 		}
 	}
 	r.logf("trellis N=%d workers=%d: all ACTIVE after %.2fs (creates took %.2fs)", n, workers, t.Seconds, t.CreatesSeconds)
-	if quiet, ok := waitQuiet(ctx, c, r.o.Timeout); ok {
+	if quiet, ok := waitQuiet(ctx, c, quietLimit); ok {
 		t.QuietSeconds = round(quiet.Sub(start).Seconds(), 2)
 		r.logf("controller queue drained %.2fs after the first create", t.QuietSeconds)
 	}
@@ -714,7 +718,7 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 			return t, err
 		}
 		ch := &Change{Seconds: round(done.Sub(start).Seconds(), 2)}
-		if quiet, ok := waitQuiet(ctx, c, r.o.Timeout); ok {
+		if quiet, ok := waitQuiet(ctx, c, quietLimit); ok {
 			ch.QuietSeconds = round(quiet.Sub(start).Seconds(), 2)
 		}
 		time.Sleep(r.o.Settle)
@@ -749,7 +753,7 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 		return t, err
 	}
 	d := &Delete{Seconds: round(gone.Sub(start).Seconds(), 2), InstancesGoneSeconds: round(instGone.Sub(start).Seconds(), 2)}
-	waitQuiet(ctx, c, r.o.Timeout)
+	waitQuiet(ctx, c, quietLimit)
 	time.Sleep(r.o.Settle)
 	if deleted, err := r.scrape(ctx); err == nil {
 		dw := deleted.Sub(after).Mutating().Resources(CountedResources...)
