@@ -87,6 +87,7 @@ func New(dyn dynamic.Interface, log logr.Logger, opts Options) *Controller {
 	}
 	c.instances = newInformerSet(dyn, "", c.onInstanceEvent)
 	c.children = newInformerSet(dyn, trt.LabelOwned+"=true", c.onChildEvent)
+	c.children.routingOnly = true
 	c.externals = newInformerSet(dyn, "", c.onExternalEvent)
 	c.extWatchers = map[schema.GroupVersionResource]map[key][]externalRef{}
 	return c

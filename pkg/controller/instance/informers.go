@@ -1,6 +1,7 @@
 package instance
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"time"
@@ -30,6 +31,9 @@ type informer struct {
 type informerSet struct {
 	dyn      dynamic.Interface
 	selector string // label selector; "" watches everything
+	// routingOnly keeps only the labels that route events and index
+	// children (trellis's own); other metadata is read from the JSON.
+	routingOnly bool
 	onEvent  func(gvr schema.GroupVersionResource, obj, old any, deleted bool)
 
 	mu    sync.Mutex
@@ -89,7 +93,7 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 			return nil, nil
 		},
 	})
-	_ = si.SetTransform(toCompact)
+	_ = si.SetTransform(func(obj any) (any, error) { return toCompact(obj, s.routingOnly) })
 	_, _ = si.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.onEvent(gvr, obj, nil, false) },
 		UpdateFunc: func(old, obj any) { s.onEvent(gvr, obj, old, false) },
@@ -146,9 +150,14 @@ func (c *compact) object() *unstructured.Unstructured {
 	return u
 }
 
+// routingLabels are the labels of a child that events and indexes read.
+var routingLabels = []string{trt.LabelInstanceID, trt.LabelInstanceName, trt.LabelInstanceNamespace,
+	trt.LabelInstanceGroup, trt.LabelInstanceKind}
+
 // toCompact is the informers' transform. Managed fields are dropped: they
-// are the bulk of most objects and never read here.
-func toCompact(obj any) (any, error) {
+// are the bulk of most objects and never read here. The JSON is kept at its
+// exact size: the caches hold every child of every instance.
+func toCompact(obj any, routingOnly bool) (any, error) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
 		return obj, nil
@@ -158,12 +167,24 @@ func toCompact(obj any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &compact{raw: raw}
+	c := &compact{raw: bytes.Clone(raw)}
 	c.APIVersion, c.Kind = u.GetAPIVersion(), u.GetKind()
 	c.Name, c.Namespace, c.UID = u.GetName(), u.GetNamespace(), u.GetUID()
 	c.ResourceVersion, c.Generation = u.GetResourceVersion(), u.GetGeneration()
-	c.Labels, c.Annotations = u.GetLabels(), u.GetAnnotations()
 	c.DeletionTimestamp = u.GetDeletionTimestamp()
+	labels := u.GetLabels()
+	if routingOnly {
+		keep := make(map[string]string, len(routingLabels))
+		for _, k := range routingLabels {
+			if v, ok := labels[k]; ok {
+				keep[k] = v
+			}
+		}
+		labels = keep
+	} else {
+		c.Annotations = u.GetAnnotations()
+	}
+	c.Labels = labels
 	return c, nil
 }
 
