@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/spf13/cobra"
 
 	"github.com/trellis-dev/trellis/pkg/cli"
@@ -22,19 +20,7 @@ ResourceGraphDefinition, without a cluster. The RGD must validate (see
   trellis crd -f webapp-rgd.yaml | kubectl apply --dry-run=server -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			online := f.kubeconfig != "" || f.context != ""
-			in, _, err := f.inputs(cmd, online)
-			if err != nil {
-				return err
-			}
-			ok, err := cli.RunCRD(in, cmd.OutOrStdout(), cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			if !ok {
-				os.Exit(1)
-			}
-			return nil
+			return f.run(cmd, cli.RunCRD)
 		},
 	}
 	f.bind(cmd, true)

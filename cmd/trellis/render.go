@@ -1,7 +1,7 @@
 package main
 
 import (
-	"os"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -35,20 +35,10 @@ waiting, or not ready yet by readyWhen.`,
   trellis render -f application-rgd.yaml -i my-app.yaml --crds config/crd/ack/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			online := f.kubeconfig != "" || f.context != ""
-			base, _, err := f.inputs(cmd, online)
-			if err != nil {
-				return err
-			}
-			in.Inputs = base
-			ok, err := cli.RunRender(in, cmd.OutOrStdout(), cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			if !ok {
-				os.Exit(1)
-			}
-			return nil
+			return f.run(cmd, func(base cli.Inputs, out, errOut io.Writer) (bool, error) {
+				in.Inputs = base
+				return cli.RunRender(in, out, errOut)
+			})
 		},
 	}
 	f.bind(cmd, true)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -29,6 +30,23 @@ func (f *authorFlags) bind(cmd *cobra.Command, live bool) {
 }
 
 // inputs returns the inputs; with online it connects to the cluster.
+// run loads the inputs (from a cluster when --kubeconfig or --context is
+// given), runs do, and exits 1 when do reports problems.
+func (f *authorFlags) run(cmd *cobra.Command, do func(cli.Inputs, io.Writer, io.Writer) (bool, error)) error {
+	in, _, err := f.inputs(cmd, f.kubeconfig != "" || f.context != "")
+	if err != nil {
+		return err
+	}
+	ok, err := do(in, cmd.OutOrStdout(), cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		os.Exit(1)
+	}
+	return nil
+}
+
 func (f *authorFlags) inputs(cmd *cobra.Command, online bool) (cli.Inputs, *cli.Cluster, error) {
 	in := cli.Inputs{Files: f.files, CRDPaths: f.crds, Stdin: cmd.InOrStdin()}
 	if !online {
@@ -66,19 +84,7 @@ the exit code is 1.`,
   cat rgd.yaml | kubectl trellis validate -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			online := f.kubeconfig != "" || f.context != ""
-			in, _, err := f.inputs(cmd, online)
-			if err != nil {
-				return err
-			}
-			ok, err := cli.Validate(in, cmd.OutOrStdout(), cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			if !ok {
-				os.Exit(1)
-			}
-			return nil
+			return f.run(cmd, cli.Validate)
 		},
 	}
 	f.bind(cmd, true)
