@@ -349,3 +349,40 @@ func processesMentioning(s string) []string {
 	}
 	return out
 }
+
+// TestDataDirKeepsState: with a data dir, what was stored survives a restart.
+func TestDataDirKeepsState(t *testing.T) {
+	if testenv.Skipped() {
+		t.Skip("integration tests off")
+	}
+	dataDir := t.TempDir()
+	start := func() (*localcluster.Cluster, client.Client) {
+		c, err := localcluster.Start(context.Background(), localcluster.Options{DataDir: dataDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := client.New(c.Config, client.Options{})
+		if err != nil {
+			c.Stop()
+			t.Fatal(err)
+		}
+		return c, cl
+	}
+	c, cl := start()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: "default"}, Data: map[string]string{"k": "v"}}
+	if err := cl.Create(context.Background(), cm); err != nil {
+		c.Stop()
+		t.Fatal(err)
+	}
+	c.Stop()
+
+	c, cl = start()
+	defer c.Stop()
+	got := &corev1.ConfigMap{}
+	if err := cl.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "kept"}, got); err != nil {
+		t.Fatalf("configmap lost across a restart with --data-dir: %v", err)
+	}
+	if got.Data["k"] != "v" {
+		t.Fatalf("data = %v", got.Data)
+	}
+}
