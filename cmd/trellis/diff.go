@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellis-dev/trellis/pkg/cli"
+	"github.com/trellis-dev/trellis/pkg/operator"
 )
 
 func newDiffCommand() *cobra.Command {
@@ -50,5 +51,6 @@ The exit code is 1 when something would change, so it can gate CI.`,
 	}
 	f.bind(cmd, false)
 	cmd.Flags().StringVarP(&opts.Namespace, "namespace", "n", "", "compare only the instances of this namespace (default: all)")
+	cmd.Flags().Var(operator.ChildLabelsFlag{V: &opts.ChildLabels}, "child-labels", operator.ChildLabelsUsage)
 	return cmd
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellis-dev/trellis/pkg/cli"
+	"github.com/trellis-dev/trellis/pkg/operator"
 )
 
 func newRenderCommand() *cobra.Command {
@@ -45,6 +46,7 @@ waiting, or not ready yet by readyWhen.`,
 	cmd.Flags().StringArrayVarP(&in.Instances, "instance", "i", nil, "instance file (repeatable; - reads stdin)")
 	cmd.Flags().StringArrayVar(&in.Observed, "observed", nil, "files with the server state of children or external references (repeatable)")
 	cmd.Flags().StringVarP(&in.Namespace, "namespace", "n", "default", "namespace of instances that set none")
+	cmd.Flags().Var(operator.ChildLabelsFlag{V: &in.ChildLabels}, "child-labels", operator.ChildLabelsUsage)
 	_ = cmd.MarkFlagRequired("instance")
 	return cmd
 }

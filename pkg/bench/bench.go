@@ -161,7 +161,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}}
 	if r.cluster == nil {
 		r.logf("starting a local control plane (etcd, kube-apiserver, kube-controller-manager)")
-		c, err := localcluster.Start(ctx, localcluster.Options{ControllerManager: true, Log: o.Log})
+		c, err := localcluster.Start(ctx, localcluster.Options{ControllerManager: true, Profiling: o.ProfileDir != "", Log: o.Log})
 		if err != nil {
 			return nil, err
 		}
@@ -446,6 +446,8 @@ func (r *runner) floor(ctx context.Context, n int, apply bool) (Floor, error) {
 	w0 := r.scrapeWatch(ctx)
 	api0, etcd0 := r.cpu()
 	m0, _ := ReadCPUTimes()
+	apiProfile := r.apiserverProfile(ctx, "apiserver-"+ns, profileSeconds)
+	defer apiProfile()
 	start := time.Now()
 	create := fc.createOne
 	if apply {
@@ -628,6 +630,9 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 		}
 	}
 	m0, _ := ReadCPUTimes()
+	if full {
+		defer r.apiserverProfile(ctx, fmt.Sprintf("apiserver-trellis-%d", n), profileSeconds)()
+	}
 	start := time.Now()
 	create := func(ctx context.Context, name string) error {
 		_, err := r.dyn.Resource(benchGVR).Namespace(ns).Create(ctx, benchApp(ns, name), metav1.CreateOptions{})
@@ -686,6 +691,7 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 		}
 	}
 	r.logf("trellis N=%d: %.2f writes/instance: %s", n, t.WritesPerInstance, summary(t.Breakdown, n))
+	r.logf("trellis N=%d: all requests per instance: %s", n, summary(after.Sub(before).Breakdown(), n))
 
 	if full && n == r.o.IdleN && r.o.Idle > 0 {
 		r.logf("idle window: %s with %d instances ACTIVE", r.o.Idle, n)

@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	trt "github.com/trellis-dev/trellis/pkg/runtime"
 )
 
 // RenderInputs are the inputs of `trellis render`.
@@ -16,6 +18,8 @@ type RenderInputs struct {
 	Observed []string
 	// Namespace is used for instances that set none.
 	Namespace string
+	// ChildLabels is the controller's --child-labels.
+	ChildLabels trt.ChildLabelSet
 }
 
 // RunRender renders every instance of -i with the RGD of -f that defines
@@ -95,7 +99,7 @@ func RunRender(in RenderInputs, out, errOut io.Writer) (bool, error) {
 			}
 			continue
 		}
-		res := Render(match.Graph, prepared, RenderOptions{Observed: observed})
+		res := Render(match.Graph, prepared, RenderOptions{Observed: observed, ChildLabels: in.ChildLabels})
 		for _, n := range res.Nodes {
 			if n.State == "error" {
 				ok = false

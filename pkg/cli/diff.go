@@ -33,6 +33,8 @@ type DiffOptions struct {
 	Namespace string
 	// Version is the controller version label (default: this build's).
 	Version string
+	// ChildLabels is the controller's --child-labels (default lean).
+	ChildLabels trt.ChildLabelSet
 }
 
 // DiffSummary counts what an RGD change would do.
@@ -195,7 +197,7 @@ func diffInstance(ctx context.Context, c *Cluster, g *graph.Graph, inst *unstruc
 		}
 		fmt.Fprintf(out, "  ! the instance is invalid under the new schema: %s\n", p)
 	}
-	rt := trt.New(g, prepared, trt.ChildLabels(prepared, ver))
+	rt := trt.New(g, prepared, trt.ChildLabels(prepared, ver, opts.ChildLabels))
 	wanted := map[string]bool{} // uids of children that stay
 	evaluated := map[string]bool{}
 	for {

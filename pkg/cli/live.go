@@ -65,7 +65,7 @@ func LiveGraph(ctx context.Context, c *Cluster, g *graph.Graph, inst *unstructur
 	if err != nil {
 		return nil, err
 	}
-	rt := trt.New(g, inst, trt.ChildLabels(inst, "")) // labels are not compared
+	rt := trt.New(g, inst, trt.ChildLabels(inst, "", trt.ChildLabelsLean)) // labels are not compared
 	states := map[string]*NodeState{}
 	for {
 		batch := rt.Next()

@@ -111,6 +111,8 @@ type RenderOptions struct {
 	Observed []*unstructured.Unstructured
 	// Version is the kro.run/kro-version label value (default: this build's).
 	Version string
+	// ChildLabels is the controller's --child-labels (default lean).
+	ChildLabels trt.ChildLabelSet
 }
 
 // Render evaluates an instance (already prepared) against a graph the way
@@ -124,7 +126,7 @@ func Render(g *graph.Graph, inst *unstructured.Unstructured, opts RenderOptions)
 	if ver == "" {
 		ver = version.Label()
 	}
-	rt := trt.New(g, inst, trt.ChildLabels(inst, ver))
+	rt := trt.New(g, inst, trt.ChildLabels(inst, ver, opts.ChildLabels))
 	res := &RenderResult{Instance: inst}
 	byID := map[string]*NodeResult{}
 	for {

@@ -8,8 +8,8 @@ package localcluster
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +44,8 @@ type Options struct {
 	// ControllerManager runs kube-controller-manager (garbage collection,
 	// namespace deletion, Deployments → ReplicaSets → Pods, service accounts).
 	ControllerManager bool
+	// Profiling serves the apiserver's /debug/pprof (off by default).
+	Profiling bool
 	// Scheduler runs kube-scheduler.
 	Scheduler bool
 	// Kwok runs kwok and creates Nodes fake nodes whose pods become Ready
@@ -236,7 +238,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		"--service-cluster-ip-range=" + serviceCIDR,
 		"--authorization-mode=RBAC",
 		"--allow-privileged=true",
-		"--profiling=false",
+		"--profiling=" + strconv.FormatBool(opts.Profiling),
 		// Stop quickly: nothing load-balances in front of a local apiserver.
 		"--shutdown-delay-duration=0s",
 		"--shutdown-watch-termination-grace-period=0s",

@@ -1,8 +1,8 @@
 package localcluster
 
 import (
-	"errors"
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"

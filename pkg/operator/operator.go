@@ -26,6 +26,7 @@ import (
 	"github.com/trellis-dev/trellis/pkg/controller/rgd"
 	"github.com/trellis-dev/trellis/pkg/graph"
 	"github.com/trellis-dev/trellis/pkg/graph/resolver"
+	trt "github.com/trellis-dev/trellis/pkg/runtime"
 	"github.com/trellis-dev/trellis/pkg/version"
 )
 
@@ -48,6 +49,8 @@ type Options struct {
 	MaxGraphRevisions int
 	// FeatureGates, as kro's: CELOmitFunction=true enables omit().
 	FeatureGates map[string]bool
+	// ChildLabels selects the labels children carry (default lean).
+	ChildLabels trt.ChildLabelSet
 }
 
 // BindFlags registers the controllers' flags on fs.
@@ -58,6 +61,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.InstallCRDs, "install-crds", true, "install or upgrade the ResourceGraphDefinition and GraphRevision CRDs on start")
 	fs.IntVar(&o.MaxGraphRevisions, "rgd-max-graph-revisions", 5, "graph revisions kept per ResourceGraphDefinition")
 	fs.Var(cliflag.NewMapStringBool(&o.FeatureGates), "feature-gates", "feature gates, e.g. CELOmitFunction=true (omit() in templates)")
+	fs.Var(ChildLabelsFlag{V: &o.ChildLabels}, "child-labels", ChildLabelsUsage)
 	fs.BoolVar(&o.OrphanInstances, "allow-rgd-deletion-with-instances", false, "let a ResourceGraphDefinition be deleted while instances of its kind exist (per RGD: annotation trellis.dev/orphan-instances: \"true\"); the instances stay deletable")
 }
 
@@ -101,6 +105,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Workers:      opts.InstanceWorkers,
 		FieldManager: FieldManager,
 		Version:      version.Label(),
+		ChildLabels:  opts.ChildLabels,
 	})
 	if err := mgr.Add(instances); err != nil {
 		return err

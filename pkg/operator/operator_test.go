@@ -234,7 +234,8 @@ func TestBenchAppLifecycle(t *testing.T) {
 		t.Errorf("endpoints SERVICE_IP = %q, status.clusterIP = %q", ip, str(inst, "status", "clusterIP"))
 	}
 	l := cm.GetLabels()
-	if l["kro.run/instance-name"] != "app1" || l["kro.run/node-id"] != "endpoints" || l["kro.run/instance-id"] != string(inst.GetUID()) {
+	if l["kro.run/instance-name"] != "app1" || l["kro.run/node-id"] != "endpoints" || l["kro.run/instance-id"] != string(inst.GetUID()) ||
+		l["kro.run/owned"] != "true" || len(l) != 4 { // --child-labels=lean (the default)
 		t.Errorf("child labels = %v", l)
 	}
 

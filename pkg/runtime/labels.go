@@ -1,6 +1,10 @@
 package runtime
 
-import "k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
 
 // Labels and annotations trellis puts on instances and children. They are
 // kro's, so selectors and habits carry over.
@@ -26,20 +30,48 @@ const (
 	AnnotationDesiredHash = "trellis.dev/desired-hash"
 )
 
-// ChildLabels are the labels every child of an instance carries; children
-// are found, routed and pruned by them.
-func ChildLabels(instance *unstructured.Unstructured, version string) map[string]string {
-	gvk := instance.GroupVersionKind()
-	l := map[string]string{
-		LabelOwned:           "true",
-		LabelKroVersion:      version,
-		LabelInstanceID:      string(instance.GetUID()),
-		LabelInstanceName:    instance.GetName(),
-		LabelInstanceGroup:   gvk.Group,
-		LabelInstanceVersion: gvk.Version,
-		LabelInstanceKind:    gvk.Kind,
-		LabelManagedBy:       "kro",
+// ChildLabelSet selects which of kro's labels children carry.
+type ChildLabelSet string
+
+const (
+	// ChildLabelsLean is the default: kro.run/owned, kro.run/instance-name,
+	// kro.run/instance-id and kro.run/node-id (plus the collection labels).
+	// The apiserver pays for every label on every write and every watch
+	// event of every child; these four are the ones selectors use.
+	ChildLabelsLean ChildLabelSet = "lean"
+	// ChildLabelsKro adds the rest of kro's set: kro-version, managed-by,
+	// instance-namespace, instance-group, instance-version, instance-kind.
+	ChildLabelsKro ChildLabelSet = "kro"
+)
+
+// ParseChildLabelSet reads a --child-labels value.
+func ParseChildLabelSet(s string) (ChildLabelSet, error) {
+	switch ChildLabelSet(s) {
+	case ChildLabelsLean, ChildLabelsKro:
+		return ChildLabelSet(s), nil
+	case "":
+		return ChildLabelsLean, nil
 	}
+	return "", fmt.Errorf("child labels %q: want %q or %q", s, ChildLabelsLean, ChildLabelsKro)
+}
+
+// ChildLabels are the labels every child of an instance carries; children
+// are found, routed (by instance-id) and pruned by them.
+func ChildLabels(instance *unstructured.Unstructured, version string, set ChildLabelSet) map[string]string {
+	l := map[string]string{
+		LabelOwned:        "true",
+		LabelInstanceID:   string(instance.GetUID()),
+		LabelInstanceName: instance.GetName(),
+	}
+	if set != ChildLabelsKro {
+		return l
+	}
+	gvk := instance.GroupVersionKind()
+	l[LabelKroVersion] = version
+	l[LabelInstanceGroup] = gvk.Group
+	l[LabelInstanceVersion] = gvk.Version
+	l[LabelInstanceKind] = gvk.Kind
+	l[LabelManagedBy] = "kro"
 	if instance.GetNamespace() != "" {
 		l[LabelInstanceNamespace] = instance.GetNamespace()
 	}

@@ -90,7 +90,7 @@ spec:
 
 func TestWalkRendersDependentsFromObservedState(t *testing.T) {
 	g := build(t, pairRGD, graph.Options{Omit: true})
-	rt := runtime.New(g, instance(map[string]any{"enabled": true, "note": ""}), runtime.ChildLabels(instance(nil), "v1"))
+	rt := runtime.New(g, instance(map[string]any{"enabled": true, "note": ""}), runtime.ChildLabels(instance(nil), "v1", runtime.ChildLabelsLean))
 	batch := rt.Next()
 	if len(batch) != 1 || batch[0].ID != "first" {
 		t.Fatalf("first batch = %v", batch)

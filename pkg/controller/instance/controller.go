@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -27,6 +28,8 @@ type Options struct {
 	FieldManager string
 	// Version is written to the kro.run/kro-version label.
 	Version string
+	// ChildLabels selects the labels children carry (default lean).
+	ChildLabels trt.ChildLabelSet
 }
 
 // key identifies one instance.
@@ -57,6 +60,10 @@ type Controller struct {
 	instances *informerSet
 	children  *informerSet
 	externals *informerSet
+
+	// owners maps an instance's UID to its key: children name their
+	// instance by UID (label kro.run/instance-id).
+	owners sync.Map
 
 	// applied maps a child's UID to the resourceVersion our last apply
 	// returned, to recognise the watch events our own writes cause.
@@ -205,6 +212,11 @@ func (c *Controller) onInstanceEvent(gvr schema.GroupVersionResource, obj, old a
 	if u == nil {
 		return
 	}
+	if deleted {
+		c.owners.Delete(u.GetUID())
+	} else if old == nil {
+		c.owners.Store(u.GetUID(), key{gvr: gvr, namespace: u.GetNamespace(), name: u.GetName()})
+	}
 	if o := metaOf(old); o != nil {
 		if o.GetGeneration() == u.GetGeneration() &&
 			(o.GetDeletionTimestamp() == nil) == (u.GetDeletionTimestamp() == nil) &&
@@ -231,15 +243,9 @@ func (c *Controller) onChildEvent(_ schema.GroupVersionResource, obj, old any, d
 			return // the echo of our own apply: the reconcile that made it already saw it
 		}
 	}
-	l := u.GetLabels()
-	gk := schema.GroupKind{Group: l[trt.LabelInstanceGroup], Kind: l[trt.LabelInstanceKind]}
-	c.mu.RLock()
-	gvr, ok := c.byGK[gk]
-	c.mu.RUnlock()
-	if !ok {
-		return
+	if k, ok := c.owners.Load(types.UID(u.GetLabels()[trt.LabelInstanceID])); ok {
+		c.queue.Add(k.(key))
 	}
-	c.queue.Add(key{gvr: gvr, namespace: l[trt.LabelInstanceNamespace], name: l[trt.LabelInstanceName]})
 }
 
 func (c *Controller) enqueueObject(gvr schema.GroupVersionResource, obj any) {

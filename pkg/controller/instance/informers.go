@@ -34,7 +34,7 @@ type informerSet struct {
 	// routingOnly keeps only the labels that route events and index
 	// children (trellis's own); other metadata is read from the JSON.
 	routingOnly bool
-	onEvent  func(gvr schema.GroupVersionResource, obj, old any, deleted bool)
+	onEvent     func(gvr schema.GroupVersionResource, obj, old any, deleted bool)
 
 	mu    sync.Mutex
 	ctx   context.Context
@@ -151,8 +151,7 @@ func (c *compact) object() *unstructured.Unstructured {
 }
 
 // routingLabels are the labels of a child that events and indexes read.
-var routingLabels = []string{trt.LabelInstanceID, trt.LabelInstanceName, trt.LabelInstanceNamespace,
-	trt.LabelInstanceGroup, trt.LabelInstanceKind}
+var routingLabels = []string{trt.LabelInstanceID}
 
 // toCompact is the informers' transform. Managed fields are dropped: they
 // are the bulk of most objects and never read here. The JSON is kept at its

@@ -52,7 +52,7 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 		return c.writeStatus(ctx, k, inst, managementFailed(inst, err))
 	}
 
-	rt := trt.New(reg.graph, inst, trt.ChildLabels(inst, c.opts.Version))
+	rt := trt.New(reg.graph, inst, trt.ChildLabels(inst, c.opts.Version, c.opts.ChildLabels))
 	for {
 		batch := rt.Next()
 		if len(batch) == 0 {
