@@ -65,9 +65,8 @@ type Controller struct {
 	// instance by UID (label kro.run/instance-id).
 	owners sync.Map
 
-	// applied maps a child's UID to the resourceVersion our last apply
-	// returned, to recognise the watch events our own writes cause.
-	applied sync.Map
+	// echoes recognises the watch events our own applies cause.
+	echoes *echoes
 
 	extMu       sync.Mutex
 	extWatchers map[schema.GroupVersionResource]map[key][]externalRef
@@ -89,7 +88,8 @@ func New(dyn dynamic.Interface, log logr.Logger, opts Options) *Controller {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[key](200*time.Millisecond, 5*time.Minute),
 			workqueue.TypedRateLimitingQueueConfig[key]{Name: "instances"}),
-		regs: map[schema.GroupVersionResource]*registration{},
+		echoes: newEchoes(),
+		regs:   map[schema.GroupVersionResource]*registration{},
 		byGK: map[schema.GroupKind]schema.GroupVersionResource{},
 	}
 	c.instances = newInformerSet(dyn, "", c.onInstanceEvent)
@@ -228,19 +228,19 @@ func (c *Controller) onInstanceEvent(gvr schema.GroupVersionResource, obj, old a
 }
 
 // onChildEvent routes a child's event to the instance that owns it.
-func (c *Controller) onChildEvent(_ schema.GroupVersionResource, obj, old any, deleted bool) {
+func (c *Controller) onChildEvent(gvr schema.GroupVersionResource, obj, old any, deleted bool) {
 	u := metaOf(obj)
 	if u == nil {
 		return
 	}
 	if deleted {
-		c.applied.Delete(u.GetUID())
+		c.echoes.forget(u.GetUID())
 	} else {
 		if o := metaOf(old); o != nil && o.GetResourceVersion() == u.GetResourceVersion() {
 			return // resync
 		}
-		if rv, ok := c.applied.Load(u.GetUID()); ok && rv == u.GetResourceVersion() {
-			return // the echo of our own apply: the reconcile that made it already saw it
+		if c.echoes.echo(objectKey{gvr, u.GetNamespace(), u.GetName()}, u.GetUID(), u.GetResourceVersion()) {
+			return // the reconcile that applied it has the object from the response
 		}
 	}
 	if k, ok := c.owners.Load(types.UID(u.GetLabels()[trt.LabelInstanceID])); ok {

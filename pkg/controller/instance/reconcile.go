@@ -187,7 +187,7 @@ func (c *Controller) syncNode(ctx context.Context, k key, rt *trt.Instance, n *g
 		return
 	}
 	if len(n.ForEach) > 0 {
-		c.syncCollection(ctx, rt, n)
+		c.syncCollection(ctx, k, rt, n)
 		return
 	}
 	desired, err := rt.Render(n)
@@ -195,7 +195,7 @@ func (c *Controller) syncNode(ctx context.Context, k key, rt *trt.Instance, n *g
 		failed(rt, n.ID, err)
 		return
 	}
-	observed, waitReason, err := c.ensure(ctx, n, desired)
+	observed, waitReason, err := c.ensure(ctx, k, n, desired)
 	switch {
 	case err != nil:
 		rt.Set(n.ID, trt.StateError, err.Error())
@@ -220,7 +220,7 @@ func failed(rt *trt.Instance, id string, err error) {
 
 // ensure applies desired unless the cached child already matches it, and
 // returns the object as it is on the server.
-func (c *Controller) ensure(ctx context.Context, n *graph.Node, desired *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
+func (c *Controller) ensure(ctx context.Context, k key, n *graph.Node, desired *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
 	hash := trt.DesiredHash(desired)
 	ann := desired.GetAnnotations()
 	ann[trt.AnnotationDesiredHash] = hash
@@ -233,17 +233,22 @@ func (c *Controller) ensure(ctx context.Context, n *graph.Node, desired *unstruc
 	case live != nil && live.GetAnnotations()[trt.AnnotationDesiredHash] == hash && matches(live, desired):
 		return live, "", nil
 	}
+	ck := objectKey{n.GVR, desired.GetNamespace(), desired.GetName()}
+	c.echoes.begin(ck)
 	applied, err := c.dyn.Resource(n.GVR).Namespace(desired.GetNamespace()).Apply(ctx, desired.GetName(), desired,
 		metav1.ApplyOptions{FieldManager: c.opts.FieldManager, Force: true})
 	if err != nil {
+		c.echoes.end(ck, "", "") // the failure is retried anyway
 		return nil, "", fmt.Errorf("applying %s %s: %v", n.GVK.Kind, desired.GetName(), err)
 	}
-	c.applied.Store(applied.GetUID(), applied.GetResourceVersion())
+	if c.echoes.end(ck, applied.GetUID(), applied.GetResourceVersion()) {
+		c.queue.Add(k) // someone else wrote it meanwhile: look again
+	}
 	return applied, "", nil
 }
 
 // syncCollection expands a forEach node and ensures every item.
-func (c *Controller) syncCollection(ctx context.Context, rt *trt.Instance, n *graph.Node) {
+func (c *Controller) syncCollection(ctx context.Context, k key, rt *trt.Instance, n *graph.Node) {
 	items, err := rt.Expand(n)
 	if err != nil {
 		failed(rt, n.ID, err)
@@ -275,7 +280,7 @@ func (c *Controller) syncCollection(ctx context.Context, rt *trt.Instance, n *gr
 		sem <- struct{}{}
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
-			observed[i], waits[i], errs[i] = c.ensure(ctx, n, desired[i])
+			observed[i], waits[i], errs[i] = c.ensure(ctx, k, n, desired[i])
 		}(i)
 	}
 	wg.Wait()
