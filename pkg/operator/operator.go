@@ -101,7 +101,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
-	instances := instance.New(dyn, ctrl.Log.WithName("instance"), instance.Options{
+	raw, err := instance.NewRawClient(cfg)
+	if err != nil {
+		return err
+	}
+	instances := instance.New(dyn, raw, ctrl.Log.WithName("instance"), instance.Options{
 		Workers:      opts.InstanceWorkers,
 		FieldManager: FieldManager,
 		Version:      version.Label(),

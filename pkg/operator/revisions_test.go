@@ -69,15 +69,22 @@ func TestRGDUpdatesAndRevisions(t *testing.T) {
 		return str(u, "status", "state") == "ACTIVE" && revisionOf(u) == 1
 	})
 
-	// A label added to a template reaches every instance: revision 2.
+	// A label added to a template reaches every instance, and a field
+	// removed from it leaves the children (they were created with POST, so
+	// trellis first takes their fields over into its apply): revision 2.
 	editRGD(t, "revisions", func(res []any) []any {
-		md := resourceByID(res, "config")["template"].(map[string]any)["metadata"].(map[string]any)
-		md["labels"] = map[string]any{"tier": "gold"}
+		tmpl := resourceByID(res, "config")["template"].(map[string]any)
+		tmpl["metadata"].(map[string]any)["labels"] = map[string]any{"tier": "gold"}
+		delete(tmpl["data"].(map[string]any), "PORT")
 		return res
 	})
-	waitAll("labelled config on revision 2", func(u *unstructured.Unstructured) bool {
+	waitAll("labelled config without PORT on revision 2", func(u *unstructured.Unstructured) bool {
 		cm, err := dyn.Resource(configMaps).Namespace(ns).Get(context.Background(), u.GetName()+"-config", metav1.GetOptions{})
-		return err == nil && cm.GetLabels()["tier"] == "gold" && revisionOf(u) == 2
+		if err != nil {
+			return false
+		}
+		_, port := cm.Object["data"].(map[string]any)["PORT"]
+		return cm.GetLabels()["tier"] == "gold" && !port && revisionOf(u) == 2
 	})
 
 	// A resource removed from the RGD is pruned from every instance.

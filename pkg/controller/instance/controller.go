@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -76,8 +77,9 @@ type Controller struct {
 	byGK map[schema.GroupKind]schema.GroupVersionResource
 }
 
-// New returns a controller; call Start (via the manager) to run it.
-func New(dyn dynamic.Interface, log logr.Logger, opts Options) *Controller {
+// New returns a controller; call Start (via the manager) to run it. dyn
+// writes; raw (a JSON REST client, see NewRawClient) feeds the informers.
+func New(dyn dynamic.Interface, raw rest.Interface, log logr.Logger, opts Options) *Controller {
 	if opts.Workers < 1 {
 		opts.Workers = 1
 	}
@@ -90,12 +92,13 @@ func New(dyn dynamic.Interface, log logr.Logger, opts Options) *Controller {
 			workqueue.TypedRateLimitingQueueConfig[key]{Name: "instances"}),
 		echoes: newEchoes(),
 		regs:   map[schema.GroupVersionResource]*registration{},
-		byGK: map[schema.GroupKind]schema.GroupVersionResource{},
+		byGK:   map[schema.GroupKind]schema.GroupVersionResource{},
 	}
-	c.instances = newInformerSet(dyn, "", c.onInstanceEvent)
-	c.children = newInformerSet(dyn, trt.LabelOwned+"=true", c.onChildEvent)
+	c.instances = newInformerSet(raw, "", c.onInstanceEvent)
+	c.children = newInformerSet(raw, trt.LabelOwned+"=true", c.onChildEvent)
 	c.children.routingOnly = true
-	c.externals = newInformerSet(dyn, "", c.onExternalEvent)
+	c.children.fieldManager = opts.FieldManager
+	c.externals = newInformerSet(raw, "", c.onExternalEvent)
 	c.extWatchers = map[schema.GroupVersionResource]map[key][]externalRef{}
 	return c
 }

@@ -1,7 +1,6 @@
 package instance
 
 import (
-	"bytes"
 	"context"
 	"sync"
 	"time"
@@ -12,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	trt "github.com/trellis-dev/trellis/pkg/runtime"
@@ -29,20 +28,23 @@ type informer struct {
 
 // informerSet starts at most one informer per GVR, lazily.
 type informerSet struct {
-	dyn      dynamic.Interface
+	client   rest.Interface
 	selector string // label selector; "" watches everything
 	// routingOnly keeps only the labels that route events and index
 	// children (trellis's own); other metadata is read from the JSON.
 	routingOnly bool
-	onEvent     func(gvr schema.GroupVersionResource, obj, old any, deleted bool)
+	// fieldManager is trellis's: children record whether it owns fields
+	// through an Update entry.
+	fieldManager string
+	onEvent      func(gvr schema.GroupVersionResource, obj, old any, deleted bool)
 
 	mu    sync.Mutex
 	ctx   context.Context
 	items map[schema.GroupVersionResource]*informer
 }
 
-func newInformerSet(dyn dynamic.Interface, selector string, onEvent func(gvr schema.GroupVersionResource, obj, old any, deleted bool)) *informerSet {
-	return &informerSet{dyn: dyn, selector: selector, onEvent: onEvent, items: map[schema.GroupVersionResource]*informer{}}
+func newInformerSet(client rest.Interface, selector string, onEvent func(gvr schema.GroupVersionResource, obj, old any, deleted bool)) *informerSet {
+	return &informerSet{client: client, selector: selector, onEvent: onEvent, items: map[schema.GroupVersionResource]*informer{}}
 }
 
 // start sets the context informers run in; informers requested before are
@@ -69,18 +71,17 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 	if inf, ok := s.items[gvr]; ok {
 		return inf
 	}
-	res := s.dyn.Resource(gvr)
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = s.selector
-			return res.List(ctx, o)
+			return listRaw(ctx, s.client, gvr, o, s.decodeOptions())
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = s.selector
-			return res.Watch(ctx, o)
+			return watchRaw(ctx, s.client, gvr, o, s.decodeOptions())
 		},
 	}
-	si := cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, 10*time.Hour, cache.Indexers{
+	si := cache.NewSharedIndexInformer(lw, &compact{}, 10*time.Hour, cache.Indexers{
 		cache.NamespaceIndex: cache.MetaNamespaceIndexFunc,
 		byInstance: func(obj any) ([]string, error) {
 			m, err := meta.Accessor(obj)
@@ -93,7 +94,6 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 			return nil, nil
 		},
 	})
-	_ = si.SetTransform(func(obj any) (any, error) { return toCompact(obj, s.routingOnly) })
 	_, _ = si.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.onEvent(gvr, obj, nil, false) },
 		UpdateFunc: func(old, obj any) { s.onEvent(gvr, obj, old, false) },
@@ -110,6 +110,10 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 		s.run(inf)
 	}
 	return inf
+}
+
+func (s *informerSet) decodeOptions() decodeOptions {
+	return decodeOptions{routingOnly: s.routingOnly, fieldManager: s.fieldManager}
 }
 
 // stop stops and forgets the informer of gvr.
@@ -138,6 +142,9 @@ type compact struct {
 	metav1.TypeMeta
 	metav1.ObjectMeta
 	raw []byte
+	// updateOwned: trellis owns fields of this child through an Update
+	// entry (it created the child with POST), see Controller.takeOver.
+	updateOwned bool
 }
 
 // DeepCopyObject: compact objects are never modified, so sharing is safe.
@@ -153,38 +160,25 @@ func (c *compact) object() *unstructured.Unstructured {
 // routingLabels are the labels of a child that events and indexes read.
 var routingLabels = []string{trt.LabelInstanceID}
 
-// toCompact is the informers' transform. Managed fields are dropped: they
-// are the bulk of most objects and never read here. The JSON is kept at its
-// exact size: the caches hold every child of every instance.
-func toCompact(obj any, routingOnly bool) (any, error) {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return obj, nil
+// trim drops the metadata nothing reads from the typed part (it stays in
+// the JSON): children keep only their routing labels.
+func (c *compact) trim(o decodeOptions) {
+	c.ManagedFields = nil
+	if !o.routingOnly {
+		return
 	}
-	u.SetManagedFields(nil)
-	raw, err := u.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	c := &compact{raw: bytes.Clone(raw)}
-	c.APIVersion, c.Kind = u.GetAPIVersion(), u.GetKind()
-	c.Name, c.Namespace, c.UID = u.GetName(), u.GetNamespace(), u.GetUID()
-	c.ResourceVersion, c.Generation = u.GetResourceVersion(), u.GetGeneration()
-	c.DeletionTimestamp = u.GetDeletionTimestamp()
-	labels := u.GetLabels()
-	if routingOnly {
-		keep := make(map[string]string, len(routingLabels))
-		for _, k := range routingLabels {
-			if v, ok := labels[k]; ok {
-				keep[k] = v
-			}
-		}
-		labels = keep
+	if v, ok := c.Annotations[metav1.InitialEventsAnnotationKey]; ok {
+		c.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: v} // the reflector reads it on bookmarks
 	} else {
-		c.Annotations = u.GetAnnotations()
+		c.Annotations = nil
 	}
-	c.Labels = labels
-	return c, nil
+	keep := make(map[string]string, len(routingLabels))
+	for _, k := range routingLabels {
+		if v, ok := c.Labels[k]; ok {
+			keep[k] = v
+		}
+	}
+	c.Labels = keep
 }
 
 // decode returns the full object of an informer item (a copy).

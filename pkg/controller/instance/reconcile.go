@@ -9,12 +9,16 @@ import (
 	"strings"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/csaupgrade"
 
 	"github.com/trellis-dev/trellis/api/v1alpha1"
 	"github.com/trellis-dev/trellis/pkg/graph"
@@ -226,7 +230,7 @@ func (c *Controller) ensure(ctx context.Context, k key, n *graph.Node, desired *
 	ann[trt.AnnotationDesiredHash] = hash
 	desired.SetAnnotations(ann)
 
-	live := c.cachedChild(n, desired.GetNamespace(), desired.GetName())
+	live, updateOwned := c.cachedChild(n, desired.GetNamespace(), desired.GetName())
 	switch {
 	case live != nil && live.GetDeletionTimestamp() != nil:
 		return nil, fmt.Sprintf("%s %s is being deleted", n.GVK.Kind, desired.GetName()), nil
@@ -235,8 +239,7 @@ func (c *Controller) ensure(ctx context.Context, k key, n *graph.Node, desired *
 	}
 	ck := objectKey{n.GVR, desired.GetNamespace(), desired.GetName()}
 	c.echoes.begin(ck)
-	applied, err := c.dyn.Resource(n.GVR).Namespace(desired.GetNamespace()).Apply(ctx, desired.GetName(), desired,
-		metav1.ApplyOptions{FieldManager: c.opts.FieldManager, Force: true})
+	applied, err := c.write(ctx, n, desired, live == nil, updateOwned)
 	if err != nil {
 		c.echoes.end(ck, "", "") // the failure is retried anyway
 		return nil, "", fmt.Errorf("applying %s %s: %v", n.GVK.Kind, desired.GetName(), err)
@@ -245,6 +248,43 @@ func (c *Controller) ensure(ctx context.Context, k key, n *graph.Node, desired *
 		c.queue.Add(k) // someone else wrote it meanwhile: look again
 	}
 	return applied, "", nil
+}
+
+// write creates a child that is not there yet with a POST, which costs the
+// API server far less than a server-side apply that creates, and
+// server-side applies every later change. Fields a POST set are owned by
+// trellis's Update entry, where a later apply could not remove them, so
+// before the first apply they are handed over to its Apply entry.
+func (c *Controller) write(ctx context.Context, n *graph.Node, desired *unstructured.Unstructured, absent, updateOwned bool) (*unstructured.Unstructured, error) {
+	res := c.dyn.Resource(n.GVR).Namespace(desired.GetNamespace())
+	if absent {
+		created, err := res.Create(ctx, desired, metav1.CreateOptions{FieldManager: c.opts.FieldManager})
+		if !apierrors.IsAlreadyExists(err) {
+			return created, err
+		}
+		// Not in the cache yet, or made by someone else: apply takes it over.
+	}
+	if updateOwned {
+		if err := c.takeOver(ctx, res, desired.GetName()); err != nil {
+			return nil, err
+		}
+	}
+	return res.Apply(ctx, desired.GetName(), desired, metav1.ApplyOptions{FieldManager: c.opts.FieldManager, Force: true})
+}
+
+// takeOver moves the fields trellis owns through its Update entry into its
+// Apply entry (client-go's csaupgrade), guarded by the resourceVersion.
+func (c *Controller) takeOver(ctx context.Context, res dynamic.ResourceInterface, name string) error {
+	live, err := res.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, sets.New(c.opts.FieldManager), c.opts.FieldManager)
+	if err != nil || patch == nil {
+		return err
+	}
+	_, err = res.Patch(ctx, name, types.JSONPatchType, patch, metav1.PatchOptions{})
+	return err
 }
 
 // syncCollection expands a forEach node and ensures every item.
@@ -370,12 +410,15 @@ func (c *Controller) syncExternal(ctx context.Context, k key, rt *trt.Instance, 
 	c.markReadiness(rt, n)
 }
 
-func (c *Controller) cachedChild(n *graph.Node, ns, name string) *unstructured.Unstructured {
+// cachedChild returns a child from the cache, and whether trellis owns
+// fields of it through an Update entry (see write).
+func (c *Controller) cachedChild(n *graph.Node, ns, name string) (*unstructured.Unstructured, bool) {
 	obj, ok, err := c.children.get(n.GVR).GetStore().GetByKey(cacheKey(ns, name))
 	if err != nil || !ok {
-		return nil
+		return nil, false
 	}
-	return decode(obj)
+	cp, _ := obj.(*compact)
+	return decode(obj), cp != nil && cp.updateOwned
 }
 
 // prune deletes children that the graph no longer wants: nodes excluded by

@@ -1,0 +1,215 @@
+package instance
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+)
+
+// The informers list and watch with raw JSON and build compact objects
+// straight from the bytes: decoding every event into an unstructured map
+// and encoding it again was most of the controller's CPU and garbage.
+
+// NewRawClient is the REST client the informers read through: responses
+// are taken as raw JSON, whatever the group.
+func NewRawClient(cfg *rest.Config) (rest.Interface, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.APIPath = "/"
+	cfg.GroupVersion = &schema.GroupVersion{}
+	cfg.AcceptContentTypes, cfg.ContentType = "application/json", "application/json"
+	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	return rest.RESTClientFor(cfg)
+}
+
+// resourcePath is the URL path of a resource across all namespaces.
+func resourcePath(gvr schema.GroupVersionResource) string {
+	if gvr.Group == "" {
+		return path.Join("/api", gvr.Version, gvr.Resource)
+	}
+	return path.Join("/apis", gvr.Group, gvr.Version, gvr.Resource)
+}
+
+// compactList is a list of compact objects, as the reflector reads it.
+type compactList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+	Items []runtime.Object
+}
+
+func (l *compactList) DeepCopyObject() runtime.Object { return l }
+
+func listRaw(ctx context.Context, c rest.Interface, gvr schema.GroupVersionResource, o metav1.ListOptions, o2 decodeOptions) (runtime.Object, error) {
+	body, err := c.Get().AbsPath(resourcePath(gvr)).VersionedParams(&o, metav1.ParameterCodec).DoRaw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var raw struct {
+		metav1.TypeMeta
+		Metadata metav1.ListMeta   `json:"metadata"`
+		Items    []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, fmt.Errorf("decoding %s list: %w", gvr.Resource, err)
+	}
+	list := &compactList{TypeMeta: raw.TypeMeta, ListMeta: raw.Metadata, Items: make([]runtime.Object, 0, len(raw.Items))}
+	for _, item := range raw.Items {
+		obj, err := compactFromJSON(item, o2)
+		if err != nil {
+			return nil, fmt.Errorf("decoding %s list: %w", gvr.Resource, err)
+		}
+		list.Items = append(list.Items, obj)
+	}
+	return list, nil
+}
+
+func watchRaw(ctx context.Context, c rest.Interface, gvr schema.GroupVersionResource, o metav1.ListOptions, o2 decodeOptions) (watch.Interface, error) {
+	o.Watch = true
+	stream, err := c.Get().AbsPath(resourcePath(gvr)).VersionedParams(&o, metav1.ParameterCodec).Stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &rawWatcher{body: stream, result: make(chan watch.Event), done: make(chan struct{}), opts: o2}
+	go w.run()
+	return w, nil
+}
+
+// rawWatcher decodes a JSON watch stream into events of compact objects.
+type rawWatcher struct {
+	body   io.ReadCloser
+	result chan watch.Event
+	done   chan struct{}
+	stop   sync.Once
+	opts   decodeOptions
+}
+
+func (w *rawWatcher) ResultChan() <-chan watch.Event { return w.result }
+
+func (w *rawWatcher) Stop() {
+	w.stop.Do(func() {
+		close(w.done)
+		w.body.Close()
+	})
+}
+
+func (w *rawWatcher) run() {
+	defer close(w.result)
+	defer w.Stop()
+	dec := json.NewDecoder(w.body)
+	for {
+		var ev struct {
+			Type   watch.EventType `json:"type"`
+			Object json.RawMessage `json:"object"`
+		}
+		if err := dec.Decode(&ev); err != nil {
+			select {
+			case <-w.done: // stopped: the read error is ours
+			default:
+				if err != io.EOF {
+					w.send(watch.Event{Type: watch.Error, Object: &apierrors.NewInternalError(fmt.Errorf("watch stream: %w", err)).ErrStatus})
+				}
+			}
+			return
+		}
+		var obj runtime.Object
+		if ev.Type == watch.Error {
+			st := &metav1.Status{}
+			if err := json.Unmarshal(ev.Object, st); err != nil {
+				st = &apierrors.NewInternalError(err).ErrStatus
+			}
+			obj = st
+		} else {
+			c, err := compactFromJSON(ev.Object, w.opts)
+			if err != nil {
+				w.send(watch.Event{Type: watch.Error, Object: &apierrors.NewInternalError(err).ErrStatus})
+				return
+			}
+			obj = c
+		}
+		if !w.send(watch.Event{Type: ev.Type, Object: obj}) {
+			return
+		}
+	}
+}
+
+func (w *rawWatcher) send(e watch.Event) bool {
+	select {
+	case w.result <- e:
+		return true
+	case <-w.done:
+		return false
+	}
+}
+
+// decodeOptions say what a compact object keeps.
+type decodeOptions struct {
+	routingOnly  bool   // children: only the routing labels in typed form
+	fieldManager string // note whether this manager owns fields through an Update entry
+}
+
+// compactFromJSON builds a compact object from an object's JSON: typed
+// metadata, and the JSON without managedFields (never read here, and the
+// bulk of most objects).
+func compactFromJSON(raw []byte, o decodeOptions) (*compact, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		return nil, err
+	}
+	c := &compact{}
+	if err := json.Unmarshal(raw, &c.TypeMeta); err != nil {
+		return nil, err
+	}
+	if md, ok := top["metadata"]; ok {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(md, &fields); err != nil {
+			return nil, err
+		}
+		if mf, has := fields["managedFields"]; has {
+			if o.fieldManager != "" {
+				var entries []struct {
+					Manager     string                            `json:"manager"`
+					Operation   metav1.ManagedFieldsOperationType `json:"operation"`
+					Subresource string                            `json:"subresource"`
+				}
+				if err := json.Unmarshal(mf, &entries); err != nil {
+					return nil, err
+				}
+				for _, e := range entries {
+					if e.Manager == o.fieldManager && e.Operation == metav1.ManagedFieldsOperationUpdate && e.Subresource == "" {
+						c.updateOwned = true
+					}
+				}
+			}
+			delete(fields, "managedFields")
+			b, err := json.Marshal(fields)
+			if err != nil {
+				return nil, err
+			}
+			top["metadata"] = b
+		}
+		if err := json.Unmarshal(top["metadata"], &c.ObjectMeta); err != nil {
+			return nil, err
+		}
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(raw))
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(top); err != nil {
+		return nil, err
+	}
+	c.raw = bytes.Clone(bytes.TrimRight(buf.Bytes(), "\n"))
+	c.trim(o)
+	return c, nil
+}

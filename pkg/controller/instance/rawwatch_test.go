@@ -1,0 +1,92 @@
+package instance
+
+import (
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+func TestCompactFromJSON(t *testing.T) {
+	raw := []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"ns","uid":"u1","resourceVersion":"7",
+		"labels":{"kro.run/instance-id":"i1","kro.run/owned":"true"},"annotations":{"internal.kro.run/apply-order":"1"},
+		"managedFields":[{"manager":"trellis","operation":"Apply","fieldsType":"FieldsV1","fieldsV1":{"f:data":{}}}]},
+		"data":{"x":"a<b"}}`)
+	c, err := compactFromJSON(raw, decodeOptions{routingOnly: true, fieldManager: "trellis"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Name != "a" || c.Namespace != "ns" || c.UID != "u1" || c.ResourceVersion != "7" || c.Kind != "ConfigMap" || c.APIVersion != "v1" {
+		t.Errorf("metadata = %+v %+v", c.TypeMeta, c.ObjectMeta)
+	}
+	if c.updateOwned {
+		t.Error("an Apply entry taken for an Update entry")
+	}
+	if !reflect.DeepEqual(c.Labels, map[string]string{"kro.run/instance-id": "i1"}) || c.Annotations != nil || c.ManagedFields != nil {
+		t.Errorf("routing-only metadata kept %v %v %v", c.Labels, c.Annotations, c.ManagedFields)
+	}
+	u := c.object()
+	if u.GetManagedFields() != nil {
+		t.Error("managedFields kept in the JSON")
+	}
+	if u.GetAnnotations()["internal.kro.run/apply-order"] != "1" || u.GetLabels()["kro.run/owned"] != "true" || u.Object["data"].(map[string]any)["x"] != "a<b" {
+		t.Errorf("JSON lost content: %v", u.Object)
+	}
+
+	full, err := compactFromJSON(raw, decodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full.Labels) != 2 || full.Annotations["internal.kro.run/apply-order"] != "1" {
+		t.Errorf("full metadata = %v %v", full.Labels, full.Annotations)
+	}
+
+	posted := []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","managedFields":[
+		{"manager":"trellis","operation":"Update","subresource":"status"},{"manager":"other","operation":"Update"},{"manager":"trellis","operation":"Update"}]}}`)
+	if p, err := compactFromJSON(posted, decodeOptions{routingOnly: true, fieldManager: "trellis"}); err != nil || !p.updateOwned {
+		t.Errorf("a child trellis created with POST not noticed: %v", err)
+	}
+
+	bookmark := []byte(`{"kind":"ConfigMap","apiVersion":"v1","metadata":{"resourceVersion":"9","annotations":{"` + metav1.InitialEventsAnnotationKey + `":"true"}}}`)
+	b, err := compactFromJSON(bookmark, decodeOptions{routingOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.ResourceVersion != "9" || b.Annotations[metav1.InitialEventsAnnotationKey] != "true" {
+		t.Errorf("bookmark lost what the reflector reads: %+v", b.ObjectMeta)
+	}
+	if _, err := compactFromJSON([]byte(`{"metadata":`), decodeOptions{}); err == nil {
+		t.Error("broken JSON accepted")
+	}
+}
+
+func TestRawWatcherDecodesTheStream(t *testing.T) {
+	stream := `{"type":"ADDED","object":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"ns","resourceVersion":"5"}}}
+{"type":"BOOKMARK","object":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"resourceVersion":"6"}}}
+{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 1 (6)","reason":"Expired","code":410}}
+`
+	w := &rawWatcher{body: io.NopCloser(strings.NewReader(stream)), result: make(chan watch.Event), done: make(chan struct{})}
+	go w.run()
+	var got []watch.Event
+	for e := range w.result {
+		got = append(got, e)
+	}
+	if len(got) != 3 {
+		t.Fatalf("events = %d, want 3", len(got))
+	}
+	if c, ok := got[0].Object.(*compact); got[0].Type != watch.Added || !ok || c.Name != "a" || c.ResourceVersion != "5" {
+		t.Errorf("first event = %v %#v", got[0].Type, got[0].Object)
+	}
+	if c, ok := got[1].Object.(*compact); got[1].Type != watch.Bookmark || !ok || c.ResourceVersion != "6" {
+		t.Errorf("bookmark = %v %#v", got[1].Type, got[1].Object)
+	}
+	if st, ok := got[2].Object.(*metav1.Status); got[2].Type != watch.Error || !ok || !apierrors.IsResourceExpired(apierrors.FromObject(st)) {
+		t.Errorf("error event = %v %#v", got[2].Type, got[2].Object)
+	}
+	w.Stop()
+	w.Stop() // idempotent
+}
