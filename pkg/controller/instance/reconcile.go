@@ -265,7 +265,7 @@ func (c *Controller) write(ctx context.Context, n *graph.Node, desired *unstruct
 		// Not in the cache yet, or made by someone else: apply takes it over.
 	}
 	if updateOwned {
-		if err := c.takeOver(ctx, res, desired.GetName()); err != nil {
+		if err := c.takeOver(ctx, res, desired); err != nil {
 			return nil, err
 		}
 	}
@@ -273,11 +273,17 @@ func (c *Controller) write(ctx context.Context, n *graph.Node, desired *unstruct
 }
 
 // takeOver moves the fields trellis owns through its Update entry into its
-// Apply entry (client-go's csaupgrade), guarded by the resourceVersion.
-func (c *Controller) takeOver(ctx context.Context, res dynamic.ResourceInterface, name string) error {
+// Apply entry (client-go's csaupgrade), guarded by the resourceVersion —
+// unless desired still sets every one of them, so the apply cannot leave a
+// field behind.
+func (c *Controller) takeOver(ctx context.Context, res dynamic.ResourceInterface, desired *unstructured.Unstructured) error {
+	name := desired.GetName()
 	live, err := res.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return err
+	}
+	if coveredByApply(live, desired, c.opts.FieldManager) {
+		return nil
 	}
 	patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, sets.New(c.opts.FieldManager), c.opts.FieldManager)
 	if err != nil || patch == nil {
