@@ -94,20 +94,22 @@ func (c *Controller) delete(ctx context.Context, k key, reg *registration, inst 
 			top = o
 		}
 	}
-	var remaining []string
+	// The status first: the wave's delete events bring the next reconcile,
+	// which then reads it back unchanged and writes nothing.
+	if err := c.writeStatus(ctx, k, inst, deletingStatus(inst)); err != nil {
+		return err
+	}
 	for _, ch := range children {
 		if applyOrder(ch.obj) != top {
 			continue
 		}
-		remaining = append(remaining, ch.obj.GetName())
 		if ch.obj.GetDeletionTimestamp() == nil {
 			if err := c.deleteChild(ctx, ch); err != nil {
 				return err
 			}
 		}
 	}
-	// Child delete events bring us back for the next wave.
-	return c.writeStatus(ctx, k, inst, deletingStatus(inst, remaining))
+	return nil // child delete events bring us back for the next wave
 }
 
 // applyOrder reads a child's deletion wave; unknown orders go last.

@@ -227,10 +227,13 @@ func suspendedStatus(inst *unstructured.Unstructured) map[string]any {
 	return composeStatus(userFields(inst), state, conds)
 }
 
-func deletingStatus(inst *unstructured.Unstructured, remaining []string) map[string]any {
+// deletingStatus is the same for every deletion wave, so that a deletion
+// writes the status once (the children left are listed by
+// `trellis graph` or their kro.run/instance-name label).
+func deletingStatus(inst *unstructured.Unstructured) map[string]any {
 	conds := existingConditions(inst)
 	meta.SetStatusCondition(&conds, metav1.Condition{Type: CondResourcesReady, Status: metav1.ConditionUnknown,
-		Reason: "UnderDeletion", Message: fmt.Sprintf("deleting resources: %s", strings.Join(remaining, ", ")), ObservedGeneration: inst.GetGeneration()})
+		Reason: "UnderDeletion", Message: "deleting resources in reverse dependency order", ObservedGeneration: inst.GetGeneration()})
 	setReady(&conds, inst.GetGeneration())
 	return composeStatus(userFields(inst), StateDeleting, conds)
 }
