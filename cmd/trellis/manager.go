@@ -4,6 +4,8 @@ import (
 	"context"
 	goflag "flag"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -77,6 +79,12 @@ func newScheme() (*runtime.Scheme, error) {
 // operator and ACK controllers and runs until ctx ends. `trellis controller`
 // and `trellis up` both use it.
 func runControllers(ctx context.Context, cfg *rest.Config, o *controllerOptions) error {
+	if os.Getenv("GOGC") == "" {
+		// The heap is mostly informer caches that live as long as the
+		// process: collecting at 50% growth instead of Go's 100% keeps the
+		// footprint near 1.5× the live heap for a few percent more CPU.
+		debug.SetGCPercent(50)
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap)))
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS = o.QPS

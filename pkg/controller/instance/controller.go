@@ -246,7 +246,7 @@ func (c *Controller) onChildEvent(gvr schema.GroupVersionResource, obj, old any,
 			return // the reconcile that applied it has the object from the response
 		}
 	}
-	if k, ok := c.owners.Load(types.UID(u.GetLabels()[trt.LabelInstanceID])); ok {
+	if k, ok := c.owners.Load(types.UID(instanceID(obj))); ok {
 		c.queue.Add(k.(key))
 	}
 }

@@ -44,20 +44,22 @@ func (e *echoes) begin(k objectKey) {
 func (e *echoes) end(k objectKey, uid types.UID, rv string) (missed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	f := e.inflight[k]
+	var seen []string
+	if f := e.inflight[k]; f != nil {
+		seen = f.seen
+	}
 	delete(e.inflight, k)
-	if rv != "" {
-		e.written[uid] = rv
-	}
-	if f == nil {
-		return false
-	}
-	for _, s := range f.seen {
+	echoed := false
+	for _, s := range seen {
 		if rv == "" || (s != rv && !older(s, rv)) {
-			return true
+			missed = true
 		}
+		echoed = echoed || s == rv
 	}
-	return false
+	if rv != "" && !echoed {
+		e.written[uid] = rv // its echo is still to come
+	}
+	return missed
 }
 
 // echo reports whether an event of k (object uid at resourceVersion rv) is
@@ -69,7 +71,11 @@ func (e *echoes) echo(k objectKey, uid types.UID, rv string) bool {
 		f.seen = append(f.seen, rv)
 		return true
 	}
-	return e.written[uid] == rv
+	if e.written[uid] == rv {
+		delete(e.written, uid) // seen once; any later event is someone else's
+		return true
+	}
+	return false
 }
 
 // forget drops a deleted child.

@@ -18,8 +18,18 @@ func TestEchoes(t *testing.T) {
 	if e.end(cm, "u1", "10") {
 		t.Error("the apply's own echo reported as missed")
 	}
-	if !e.echo(cm, "u1", "10") {
+	if e.echo(cm, "u1", "10") {
+		t.Error("the echo held back during the apply was expected a second time")
+	}
+	e.begin(cm)
+	if e.end(cm, "u1", "10b") {
+		t.Error("nothing arrived during this apply")
+	}
+	if !e.echo(cm, "u1", "10b") {
 		t.Error("a late echo of the last apply not recognised")
+	}
+	if len(e.written) != 0 {
+		t.Errorf("echoes seen are still remembered: %v", e.written)
 	}
 	if e.echo(cm, "u1", "11") {
 		t.Error("someone else's later write taken for an echo")

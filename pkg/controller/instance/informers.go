@@ -84,11 +84,7 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 	si := cache.NewSharedIndexInformer(lw, &compact{}, 10*time.Hour, cache.Indexers{
 		cache.NamespaceIndex: cache.MetaNamespaceIndexFunc,
 		byInstance: func(obj any) ([]string, error) {
-			m, err := meta.Accessor(obj)
-			if err != nil {
-				return nil, nil
-			}
-			if id := m.GetLabels()[trt.LabelInstanceID]; id != "" {
+			if id := instanceID(obj); id != "" {
 				return []string{id}, nil
 			}
 			return nil, nil
@@ -142,6 +138,9 @@ type compact struct {
 	metav1.TypeMeta
 	metav1.ObjectMeta
 	raw []byte
+	// instanceID is the kro.run/instance-id label of a child (whose typed
+	// labels are dropped, see trim).
+	instanceID string
 	// updateOwned: trellis owns fields of this child through an Update
 	// entry (it created the child with POST), see Controller.takeOver.
 	updateOwned bool
@@ -157,11 +156,23 @@ func (c *compact) object() *unstructured.Unstructured {
 	return u
 }
 
-// routingLabels are the labels of a child that events and indexes read.
-var routingLabels = []string{trt.LabelInstanceID}
+// instanceID is the kro.run/instance-id label of an informer item.
+func instanceID(obj any) string {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if c, ok := obj.(*compact); ok && c.instanceID != "" {
+		return c.instanceID
+	}
+	if m := metaOf(obj); m != nil {
+		return m.GetLabels()[trt.LabelInstanceID]
+	}
+	return ""
+}
 
 // trim drops the metadata nothing reads from the typed part (it stays in
-// the JSON): children keep only their routing labels.
+// the JSON): children keep only the label that routes them, as a string
+// (a one-entry map per child costs ~200 bytes).
 func (c *compact) trim(o decodeOptions) {
 	c.ManagedFields = nil
 	if !o.routingOnly {
@@ -172,13 +183,7 @@ func (c *compact) trim(o decodeOptions) {
 	} else {
 		c.Annotations = nil
 	}
-	keep := make(map[string]string, len(routingLabels))
-	for _, k := range routingLabels {
-		if v, ok := c.Labels[k]; ok {
-			keep[k] = v
-		}
-	}
-	c.Labels = keep
+	c.instanceID, c.Labels = c.Labels[trt.LabelInstanceID], nil
 }
 
 // decode returns the full object of an informer item (a copy).

@@ -2,7 +2,6 @@ package instance
 
 import (
 	"io"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -26,8 +25,8 @@ func TestCompactFromJSON(t *testing.T) {
 	if c.updateOwned {
 		t.Error("an Apply entry taken for an Update entry")
 	}
-	if !reflect.DeepEqual(c.Labels, map[string]string{"kro.run/instance-id": "i1"}) || c.Annotations != nil || c.ManagedFields != nil {
-		t.Errorf("routing-only metadata kept %v %v %v", c.Labels, c.Annotations, c.ManagedFields)
+	if c.instanceID != "i1" || instanceID(c) != "i1" || c.Labels != nil || c.Annotations != nil || c.ManagedFields != nil {
+		t.Errorf("routing-only metadata kept %q %v %v %v", c.instanceID, c.Labels, c.Annotations, c.ManagedFields)
 	}
 	u := c.object()
 	if u.GetManagedFields() != nil {
