@@ -691,7 +691,13 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 		}
 	}
 	r.logf("trellis N=%d: %.2f writes/instance: %s", n, t.WritesPerInstance, summary(t.Breakdown, n))
-	r.logf("trellis N=%d: all requests per instance: %s", n, summary(after.Sub(before).Breakdown(), n))
+	var frequent []Line // at least one request per hundred instances
+	for _, l := range after.Sub(before).Breakdown() {
+		if l.Count*100 >= float64(n) {
+			frequent = append(frequent, l)
+		}
+	}
+	r.logf("trellis N=%d: all requests per instance (reads included): %s", n, summary(frequent, n))
 
 	if full && n == r.o.IdleN && r.o.Idle > 0 {
 		r.logf("idle window: %s with %d instances ACTIVE", r.o.Idle, n)
