@@ -66,6 +66,9 @@ type Controller struct {
 	// instance by UID (label kro.run/instance-id).
 	owners sync.Map
 
+	// owned lists each instance's children (see childIndex).
+	owned *childIndex
+
 	// echoes recognises the watch events our own applies cause.
 	echoes *echoes
 
@@ -91,6 +94,7 @@ func New(dyn dynamic.Interface, raw rest.Interface, log logr.Logger, opts Option
 			workqueue.NewTypedItemExponentialFailureRateLimiter[key](200*time.Millisecond, 5*time.Minute),
 			workqueue.TypedRateLimitingQueueConfig[key]{Name: "instances"}),
 		echoes: newEchoes(),
+		owned:  newChildIndex(),
 		regs:   map[schema.GroupVersionResource]*registration{},
 		byGK:   map[schema.GroupKind]schema.GroupVersionResource{},
 	}
@@ -99,6 +103,7 @@ func New(dyn dynamic.Interface, raw rest.Interface, log logr.Logger, opts Option
 	c.children.routingOnly = true
 	c.children.fieldManager = opts.FieldManager
 	c.externals = newInformerSet(raw, "", c.onExternalEvent)
+	c.externals.indexers = cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc} // selector lookups
 	c.extWatchers = map[schema.GroupVersionResource]map[key][]externalRef{}
 	return c
 }
@@ -236,6 +241,7 @@ func (c *Controller) onChildEvent(gvr schema.GroupVersionResource, obj, old any,
 	if u == nil {
 		return
 	}
+	c.owned.update(gvr, obj, old, deleted)
 	if deleted {
 		c.echoes.forget(u.GetUID())
 	} else {

@@ -49,11 +49,17 @@ func inventoryGVRs(inst *unstructured.Unstructured) []schema.GroupVersionResourc
 
 // ownedChildren lists, from the informer caches, the children of inst.
 func (c *Controller) ownedChildren(inst *unstructured.Unstructured, gvrs []schema.GroupVersionResource) []child {
-	var out []child
+	want := map[schema.GroupVersionResource]bool{}
 	for _, gvr := range gvrs {
-		objs, _ := c.children.get(gvr).GetIndexer().ByIndex(byInstance, string(inst.GetUID()))
-		for _, o := range objs {
-			out = append(out, child{gvr: gvr, obj: decode(o)})
+		want[gvr] = true
+	}
+	var out []child
+	for _, ref := range c.owned.children(inst.GetUID()) {
+		if !want[ref.gvr] {
+			continue
+		}
+		if o, ok, _ := c.children.get(ref.gvr).GetStore().GetByKey(ref.key); ok {
+			out = append(out, child{gvr: ref.gvr, obj: decode(o)})
 		}
 	}
 	return out

@@ -17,9 +17,6 @@ import (
 	trt "github.com/trellis-dev/trellis/pkg/runtime"
 )
 
-// byInstance indexes children by the UID of the instance that owns them.
-const byInstance = "instance"
-
 // informer is one running shared informer and what stops it.
 type informer struct {
 	cache.SharedIndexInformer
@@ -37,6 +34,8 @@ type informerSet struct {
 	// through an Update entry.
 	fieldManager string
 	onEvent      func(gvr schema.GroupVersionResource, obj, old any, deleted bool)
+	// indexers of every informer (each costs memory per object).
+	indexers cache.Indexers
 
 	mu    sync.Mutex
 	ctx   context.Context
@@ -44,7 +43,8 @@ type informerSet struct {
 }
 
 func newInformerSet(client rest.Interface, selector string, onEvent func(gvr schema.GroupVersionResource, obj, old any, deleted bool)) *informerSet {
-	return &informerSet{client: client, selector: selector, onEvent: onEvent, items: map[schema.GroupVersionResource]*informer{}}
+	return &informerSet{client: client, selector: selector, onEvent: onEvent, indexers: cache.Indexers{},
+		items: map[schema.GroupVersionResource]*informer{}}
 }
 
 // start sets the context informers run in; informers requested before are
@@ -81,15 +81,7 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 			return watchRaw(ctx, s.client, gvr, o, s.decodeOptions())
 		},
 	}
-	si := cache.NewSharedIndexInformer(lw, &compact{}, 10*time.Hour, cache.Indexers{
-		cache.NamespaceIndex: cache.MetaNamespaceIndexFunc,
-		byInstance: func(obj any) ([]string, error) {
-			if id := instanceID(obj); id != "" {
-				return []string{id}, nil
-			}
-			return nil, nil
-		},
-	})
+	si := cache.NewSharedIndexInformer(lw, &compact{}, 10*time.Hour, s.indexers)
 	_, _ = si.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.onEvent(gvr, obj, nil, false) },
 		UpdateFunc: func(old, obj any) { s.onEvent(gvr, obj, old, false) },
