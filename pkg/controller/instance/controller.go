@@ -64,7 +64,9 @@ type Controller struct {
 
 	// owners maps an instance's UID to its key: children name their
 	// instance by UID (label kro.run/instance-id).
-	owners sync.Map
+	// (A plain map: sync.Map boxes every key and value.)
+	ownersMu sync.RWMutex
+	owners   map[types.UID]key
 
 	// owned lists each instance's children (see childIndex).
 	owned *childIndex
@@ -95,6 +97,7 @@ func New(dyn dynamic.Interface, raw rest.Interface, log logr.Logger, opts Option
 			workqueue.TypedRateLimitingQueueConfig[key]{Name: "instances"}),
 		echoes: newEchoes(),
 		owned:  newChildIndex(),
+		owners: map[types.UID]key{},
 		regs:   map[schema.GroupVersionResource]*registration{},
 		byGK:   map[schema.GroupKind]schema.GroupVersionResource{},
 	}
@@ -221,9 +224,13 @@ func (c *Controller) onInstanceEvent(gvr schema.GroupVersionResource, obj, old a
 		return
 	}
 	if deleted {
-		c.owners.Delete(u.GetUID())
+		c.ownersMu.Lock()
+		delete(c.owners, u.GetUID())
+		c.ownersMu.Unlock()
 	} else if old == nil {
-		c.owners.Store(u.GetUID(), key{gvr: gvr, namespace: u.GetNamespace(), name: u.GetName()})
+		c.ownersMu.Lock()
+		c.owners[u.GetUID()] = key{gvr: gvr, namespace: u.GetNamespace(), name: u.GetName()}
+		c.ownersMu.Unlock()
 	}
 	if o := metaOf(old); o != nil {
 		if o.GetGeneration() == u.GetGeneration() &&
@@ -252,8 +259,11 @@ func (c *Controller) onChildEvent(gvr schema.GroupVersionResource, obj, old any,
 			return // the reconcile that applied it has the object from the response
 		}
 	}
-	if k, ok := c.owners.Load(types.UID(instanceID(obj))); ok {
-		c.queue.Add(k.(key))
+	c.ownersMu.RLock()
+	k, ok := c.owners[types.UID(instanceID(obj))]
+	c.ownersMu.RUnlock()
+	if ok {
+		c.queue.Add(k)
 	}
 }
 
