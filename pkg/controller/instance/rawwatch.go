@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -64,6 +65,8 @@ func listRaw(ctx context.Context, c rest.Interface, gvr schema.GroupVersionResou
 		return nil, fmt.Errorf("decoding %s list: %w", gvr.Resource, err)
 	}
 	list := &compactList{TypeMeta: raw.TypeMeta, ListMeta: raw.Metadata, Items: make([]runtime.Object, 0, len(raw.Items))}
+	// Items of built-in lists come without apiVersion and kind.
+	o2.apiVersion, o2.kind = raw.APIVersion, strings.TrimSuffix(raw.Kind, "List")
 	for _, item := range raw.Items {
 		obj, err := compactFromJSON(item, o2)
 		if err != nil {
@@ -156,6 +159,8 @@ func (w *rawWatcher) send(e watch.Event) bool {
 type decodeOptions struct {
 	routingOnly  bool   // children: only the routing labels in typed form
 	fieldManager string // note whether this manager owns fields through an Update entry
+	// apiVersion and kind fill in objects that lack them (list items).
+	apiVersion, kind string
 }
 
 // compactFromJSON builds a compact object from an object's JSON: typed
@@ -169,6 +174,11 @@ func compactFromJSON(raw []byte, o decodeOptions) (*compact, error) {
 	c := &compact{}
 	if err := json.Unmarshal(raw, &c.TypeMeta); err != nil {
 		return nil, err
+	}
+	if c.Kind == "" && o.kind != "" {
+		c.APIVersion, c.Kind = o.apiVersion, o.kind
+		top["apiVersion"], _ = json.Marshal(c.APIVersion)
+		top["kind"], _ = json.Marshal(c.Kind)
 	}
 	if md, ok := top["metadata"]; ok {
 		var fields map[string]json.RawMessage

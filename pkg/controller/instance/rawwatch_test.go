@@ -50,6 +50,15 @@ func TestCompactFromJSON(t *testing.T) {
 		t.Errorf("a child trellis created with POST not noticed: %v", err)
 	}
 
+	item := []byte(`{"metadata":{"name":"b","namespace":"ns"},"data":{"k":"v"}}`)
+	li, err := compactFromJSON(item, decodeOptions{apiVersion: "v1", kind: "ConfigMap"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := li.object(); li.Kind != "ConfigMap" || u.GetKind() != "ConfigMap" || u.GetAPIVersion() != "v1" {
+		t.Errorf("list item without kind not filled in: %+v %v", li.TypeMeta, u.Object)
+	}
+
 	bookmark := []byte(`{"kind":"ConfigMap","apiVersion":"v1","metadata":{"resourceVersion":"9","annotations":{"` + metav1.InitialEventsAnnotationKey + `":"true"}}}`)
 	b, err := compactFromJSON(bookmark, decodeOptions{routingOnly: true})
 	if err != nil {
