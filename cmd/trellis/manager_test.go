@@ -11,8 +11,10 @@ import (
 
 	"github.com/spf13/pflag"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/trellis-dev/trellis/pkg/testenv"
 )
@@ -32,7 +34,8 @@ func freePort(t *testing.T) int {
 }
 
 // `trellis controller` takes the leader-election lease and serves its
-// probes and metrics; it stops when its context ends.
+// probes and metrics, honours its flags (here --child-labels=kro), and
+// stops when its context ends.
 func TestControllerLeaderElectionAndEndpoints(t *testing.T) {
 	env := testenv.Current(t)
 	probe, metrics := freePort(t), freePort(t)
@@ -40,7 +43,7 @@ func TestControllerLeaderElectionAndEndpoints(t *testing.T) {
 	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
 	o.bindFlags(fs, ":8078", ":8079")
 	if err := fs.Parse([]string{
-		"--leader-elect", "--leader-election-namespace=default", "--ack-services=none",
+		"--leader-elect", "--leader-election-namespace=default", "--ack-services=none", "--child-labels=kro",
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probe),
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metrics),
 	}); err != nil {
@@ -85,4 +88,63 @@ func TestControllerLeaderElectionAndEndpoints(t *testing.T) {
 			t.Errorf("%s: %s", url, resp.Status)
 		}
 	}
+
+	// --child-labels=kro: children carry kro's full label set.
+	rgd := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(labelsRGD), &rgd.Object); err != nil {
+		t.Fatal(err)
+	}
+	ctx2 := context.Background()
+	err = wait.PollUntilContextTimeout(ctx2, 500*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		return env.Client.Create(ctx, rgd) == nil, nil // the RGD CRD may not be installed yet
+	})
+	if err != nil {
+		t.Fatal("RGD not created")
+	}
+	inst := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kro.run/v1alpha1", "kind": "LabelApp",
+		"metadata": map[string]any{"name": "l1", "namespace": "default"},
+	}}
+	err = wait.PollUntilContextTimeout(ctx2, 500*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		return env.Client.Create(ctx, inst) == nil, nil // the LabelApp CRD comes with the RGD
+	})
+	if err != nil {
+		t.Fatal("LabelApp not created")
+	}
+	cm := &unstructured.Unstructured{}
+	cm.SetAPIVersion("v1")
+	cm.SetKind("ConfigMap")
+	err = wait.PollUntilContextTimeout(ctx2, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		return env.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "l1-labels"}, cm) == nil, nil
+	})
+	if err != nil {
+		t.Fatal("child ConfigMap not created")
+	}
+	l := cm.GetLabels()
+	if l["kro.run/instance-kind"] != "LabelApp" || l["kro.run/instance-group"] != "kro.run" || l["app.kubernetes.io/managed-by"] != "kro" ||
+		l["kro.run/instance-namespace"] != "default" || l["kro.run/instance-name"] != "l1" {
+		t.Errorf("--child-labels=kro: child labels = %v", l)
+	}
+	_ = env.Client.Delete(ctx2, inst)
 }
+
+const labelsRGD = `
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: labelapps.kro.run
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: LabelApp
+    spec: {}
+  resources:
+    - id: cm
+      template:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: ${schema.metadata.name}-labels
+        data:
+          k: v
+`
