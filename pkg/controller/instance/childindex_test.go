@@ -4,7 +4,6 @@ import (
 	"reflect"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
 )
@@ -13,7 +12,7 @@ func TestChildIndex(t *testing.T) {
 	cms := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 	svcs := schema.GroupVersionResource{Version: "v1", Resource: "services"}
 	child := func(name, owner string) *compact {
-		return &compact{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}, instanceID: owner}
+		return &compact{slimMeta: slimMeta{Name: name, Namespace: "ns"}, instanceID: owner}
 	}
 	x := newChildIndex()
 	x.update(cms, child("a-config", "i1"), nil, false)

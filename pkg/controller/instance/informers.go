@@ -128,7 +128,7 @@ func (s *informerSet) waitSynced(ctx context.Context, gvr schema.GroupVersionRes
 // caches hold every child of every instance.
 type compact struct {
 	metav1.TypeMeta
-	metav1.ObjectMeta
+	slimMeta
 	raw []byte
 	// instanceID is the kro.run/instance-id label of a child (whose typed
 	// labels are dropped, see trim).
@@ -166,7 +166,6 @@ func instanceID(obj any) string {
 // the JSON): children keep only the label that routes them, as a string
 // (a one-entry map per child costs ~200 bytes).
 func (c *compact) trim(o decodeOptions) {
-	c.ManagedFields = nil
 	if !o.routingOnly {
 		return
 	}

@@ -208,7 +208,7 @@ func compactFromJSON(raw []byte, o decodeOptions) (*compact, error) {
 			}
 			top["metadata"] = b
 		}
-		if err := json.Unmarshal(top["metadata"], &c.ObjectMeta); err != nil {
+		if err := json.Unmarshal(top["metadata"], &c.slimMeta); err != nil {
 			return nil, err
 		}
 	}
