@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -86,6 +87,15 @@ func TestControllerLeaderElectionAndEndpoints(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("%s: %s", url, resp.Status)
+		}
+	}
+
+	// Without GOGC in the environment the controller collects at 50%.
+	if os.Getenv("GOGC") == "" {
+		prev := debug.SetGCPercent(100)
+		debug.SetGCPercent(prev)
+		if prev != 50 {
+			t.Errorf("GC percent = %d, want 50", prev)
 		}
 	}
 
