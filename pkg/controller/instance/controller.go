@@ -79,7 +79,6 @@ type Controller struct {
 
 	mu   sync.RWMutex
 	regs map[schema.GroupVersionResource]*registration
-	byGK map[schema.GroupKind]schema.GroupVersionResource
 }
 
 // New returns a controller; call Start (via the manager) to run it. dyn
@@ -99,12 +98,10 @@ func New(dyn dynamic.Interface, raw rest.Interface, log logr.Logger, opts Option
 		owned:  newChildIndex(),
 		owners: map[types.UID]key{},
 		regs:   map[schema.GroupVersionResource]*registration{},
-		byGK:   map[schema.GroupKind]schema.GroupVersionResource{},
 	}
 	c.instances = newInformerSet(raw, "", c.onInstanceEvent)
 	c.children = newInformerSet(raw, trt.LabelOwned+"=true", c.onChildEvent)
-	c.children.routingOnly = true
-	c.children.fieldManager = opts.FieldManager
+	c.children.decode = decodeOptions{routingOnly: true, fieldManager: opts.FieldManager}
 	c.externals = newInformerSet(raw, "", c.onExternalEvent)
 	c.externals.indexers = cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc} // selector lookups
 	c.extWatchers = map[schema.GroupVersionResource]map[key][]externalRef{}
@@ -141,7 +138,6 @@ func (c *Controller) Register(ctx context.Context, rgd *v1alpha1.ResourceGraphDe
 	c.mu.Lock()
 	prev := c.regs[gvr]
 	c.regs[gvr] = &registration{graph: g, revision: revision, rgdName: rgd.Name, rgdUID: string(rgd.UID)}
-	c.byGK[g.Instance.GVK.GroupKind()] = gvr
 	c.mu.Unlock()
 
 	// Children informers first, so the first reconcile sees them.
@@ -163,26 +159,27 @@ func (c *Controller) Register(ctx context.Context, rgd *v1alpha1.ResourceGraphDe
 func (c *Controller) Unregister(gvr schema.GroupVersionResource) {
 	c.mu.Lock()
 	delete(c.regs, gvr)
-	for gk, g := range c.byGK {
-		if g == gvr {
-			delete(c.byGK, gk)
+	c.mu.Unlock()
+	c.instances.stop(gvr) // emits no delete events: forget its instances here
+	c.ownersMu.Lock()
+	for uid, k := range c.owners {
+		if k.gvr == gvr {
+			delete(c.owners, uid)
 		}
 	}
-	c.mu.Unlock()
-	c.instances.stop(gvr)
+	c.ownersMu.Unlock()
 }
 
 // ServeOrphans keeps serving the instances of a kind whose RGD is gone, for
 // one purpose: when they are deleted, their children are deleted and their
 // finalizers released. They are not reconciled otherwise.
-func (c *Controller) ServeOrphans(gvk schema.GroupVersionKind, gvr schema.GroupVersionResource) {
+func (c *Controller) ServeOrphans(gvr schema.GroupVersionResource) {
 	c.mu.Lock()
 	reg := &registration{orphaned: true}
 	if prev := c.regs[gvr]; prev != nil {
 		reg.graph = prev.graph // its kinds help find children
 	}
 	c.regs[gvr] = reg
-	c.byGK[gvk.GroupKind()] = gvr
 	c.mu.Unlock()
 	inf := c.instances.get(gvr)
 	for _, obj := range inf.GetStore().List() {

@@ -27,13 +27,9 @@ type informer struct {
 type informerSet struct {
 	client   rest.Interface
 	selector string // label selector; "" watches everything
-	// routingOnly keeps only the labels that route events and index
-	// children (trellis's own); other metadata is read from the JSON.
-	routingOnly bool
-	// fieldManager is trellis's: children record whether it owns fields
-	// through an Update entry.
-	fieldManager string
-	onEvent      func(gvr schema.GroupVersionResource, obj, old any, deleted bool)
+	// decode says what the cached objects keep (see decodeOptions).
+	decode  decodeOptions
+	onEvent func(gvr schema.GroupVersionResource, obj, old any, deleted bool)
 	// indexers of every informer (each costs memory per object).
 	indexers cache.Indexers
 
@@ -74,11 +70,11 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = s.selector
-			return listRaw(ctx, s.client, gvr, o, s.decodeOptions())
+			return listRaw(ctx, s.client, gvr, o, s.decode)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = s.selector
-			return watchRaw(ctx, s.client, gvr, o, s.decodeOptions())
+			return watchRaw(ctx, s.client, gvr, o, s.decode)
 		},
 	}
 	si := cache.NewSharedIndexInformer(lw, &compact{}, 10*time.Hour, s.indexers)
@@ -98,10 +94,6 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 		s.run(inf)
 	}
 	return inf
-}
-
-func (s *informerSet) decodeOptions() decodeOptions {
-	return decodeOptions{routingOnly: s.routingOnly, fieldManager: s.fieldManager}
 }
 
 // stop stops and forgets the informer of gvr.
@@ -148,16 +140,13 @@ func (c *compact) object() *unstructured.Unstructured {
 	return u
 }
 
-// instanceID is the kro.run/instance-id label of an informer item.
+// instanceID is the kro.run/instance-id label of a child in the cache.
 func instanceID(obj any) string {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
-	if c, ok := obj.(*compact); ok && c.instanceID != "" {
+	if c, ok := obj.(*compact); ok {
 		return c.instanceID
-	}
-	if m := metaOf(obj); m != nil {
-		return m.GetLabels()[trt.LabelInstanceID]
 	}
 	return ""
 }
@@ -182,8 +171,6 @@ func decode(obj any) *unstructured.Unstructured {
 	switch o := obj.(type) {
 	case *compact:
 		return o.object()
-	case *unstructured.Unstructured:
-		return o.DeepCopy()
 	case cache.DeletedFinalStateUnknown:
 		return decode(o.Obj)
 	}

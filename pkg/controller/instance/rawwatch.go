@@ -51,7 +51,7 @@ type compactList struct {
 
 func (l *compactList) DeepCopyObject() runtime.Object { return l }
 
-func listRaw(ctx context.Context, c rest.Interface, gvr schema.GroupVersionResource, o metav1.ListOptions, o2 decodeOptions) (runtime.Object, error) {
+func listRaw(ctx context.Context, c rest.Interface, gvr schema.GroupVersionResource, o metav1.ListOptions, d decodeOptions) (runtime.Object, error) {
 	body, err := c.Get().AbsPath(resourcePath(gvr)).VersionedParams(&o, metav1.ParameterCodec).DoRaw(ctx)
 	if err != nil {
 		return nil, err
@@ -66,9 +66,9 @@ func listRaw(ctx context.Context, c rest.Interface, gvr schema.GroupVersionResou
 	}
 	list := &compactList{TypeMeta: raw.TypeMeta, ListMeta: raw.Metadata, Items: make([]runtime.Object, 0, len(raw.Items))}
 	// Items of built-in lists come without apiVersion and kind.
-	o2.apiVersion, o2.kind = raw.APIVersion, strings.TrimSuffix(raw.Kind, "List")
+	d.apiVersion, d.kind = raw.APIVersion, strings.TrimSuffix(raw.Kind, "List")
 	for _, item := range raw.Items {
-		obj, err := compactFromJSON(item, o2)
+		obj, err := compactFromJSON(item, d)
 		if err != nil {
 			return nil, fmt.Errorf("decoding %s list: %w", gvr.Resource, err)
 		}
@@ -77,13 +77,13 @@ func listRaw(ctx context.Context, c rest.Interface, gvr schema.GroupVersionResou
 	return list, nil
 }
 
-func watchRaw(ctx context.Context, c rest.Interface, gvr schema.GroupVersionResource, o metav1.ListOptions, o2 decodeOptions) (watch.Interface, error) {
+func watchRaw(ctx context.Context, c rest.Interface, gvr schema.GroupVersionResource, o metav1.ListOptions, d decodeOptions) (watch.Interface, error) {
 	o.Watch = true
 	stream, err := c.Get().AbsPath(resourcePath(gvr)).VersionedParams(&o, metav1.ParameterCodec).Stream(ctx)
 	if err != nil {
 		return nil, err
 	}
-	w := &rawWatcher{body: stream, result: make(chan watch.Event), done: make(chan struct{}), opts: o2}
+	w := &rawWatcher{body: stream, result: make(chan watch.Event), done: make(chan struct{}), opts: d}
 	go w.run()
 	return w, nil
 }

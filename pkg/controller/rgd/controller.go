@@ -297,7 +297,7 @@ func (r *Reconciler) finalize(ctx context.Context, rgd *v1alpha1.ResourceGraphDe
 		if n > 0 {
 			// Instances left behind can still be deleted: their children
 			// are removed and their finalizers released.
-			r.Instances.ServeOrphans(gvk, gvr)
+			r.Instances.ServeOrphans(gvr)
 		} else {
 			r.Instances.Unregister(gvr)
 		}
@@ -353,7 +353,7 @@ func (r *Reconciler) serveOrphans(ctx context.Context, rgdName string) error {
 				gvk := schema.GroupVersionKind{Group: c.Spec.Group, Version: v.Name, Kind: c.Spec.Names.Kind}
 				gvr := gvk.GroupVersion().WithResource(c.Spec.Names.Plural)
 				if !r.Instances.Registered(gvr) {
-					r.Instances.ServeOrphans(gvk, gvr)
+					r.Instances.ServeOrphans(gvr)
 				}
 			}
 		}
