@@ -16,12 +16,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	cliflag "k8s.io/component-base/cli/flag"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	internalv1alpha1 "github.com/trellis-dev/trellis/api/graphrevision/v1alpha1"
 	"github.com/trellis-dev/trellis/api/v1alpha1"
 	crds "github.com/trellis-dev/trellis/config/crd"
+	"github.com/trellis-dev/trellis/pkg/admission"
 	"github.com/trellis-dev/trellis/pkg/controller/instance"
 	"github.com/trellis-dev/trellis/pkg/controller/rgd"
 	"github.com/trellis-dev/trellis/pkg/graph"
@@ -51,6 +53,9 @@ type Options struct {
 	FeatureGates map[string]bool
 	// ChildLabels selects the labels children carry (default lean).
 	ChildLabels trt.ChildLabelSet
+	// NoAdmissionPolicy turns off the MutatingAdmissionPolicy per RGD that
+	// stamps new instances with their finalizer and labels.
+	NoAdmissionPolicy bool
 }
 
 // BindFlags registers the controllers' flags on fs.
@@ -62,6 +67,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.MaxGraphRevisions, "rgd-max-graph-revisions", 5, "graph revisions kept per ResourceGraphDefinition")
 	fs.Var(cliflag.NewMapStringBool(&o.FeatureGates), "feature-gates", "feature gates, e.g. CELOmitFunction=true (omit() in templates)")
 	fs.Var(ChildLabelsFlag{V: &o.ChildLabels}, "child-labels", ChildLabelsUsage)
+	fs.BoolVar(&o.NoAdmissionPolicy, "no-admission-policy", false, "do not keep a MutatingAdmissionPolicy per ResourceGraphDefinition that stamps new instances with their finalizer and labels at creation (the controller then patches them in: one more write per instance)")
 	fs.BoolVar(&o.OrphanInstances, "allow-rgd-deletion-with-instances", false, "let a ResourceGraphDefinition be deleted while instances of its kind exist (per RGD: annotation trellis.dev/orphan-instances: \"true\"); the instances stay deletable")
 }
 
@@ -114,6 +120,14 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := mgr.Add(instances); err != nil {
 		return err
 	}
+	var policies *admission.Policies
+	if !opts.NoAdmissionPolicy {
+		kube, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		policies = admission.NewPolicies(kube, ctrl.Log.WithName("admission"))
+	}
 	r := &rgd.Reconciler{
 		Client:           mgr.GetClient(),
 		Resolver:         resolver.NewLive(dc, mgr.GetClient()),
@@ -123,6 +137,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		MaxRevisions:     opts.MaxGraphRevisions,
 		GraphOptions:     graph.Options{Omit: opts.FeatureGates["CELOmitFunction"]},
 		Version:          version.Label(),
+		Admission:        policies,
 	}
 	if opts.RGDWorkers < 1 {
 		opts.RGDWorkers = 1

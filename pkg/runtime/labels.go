@@ -30,6 +30,17 @@ const (
 	AnnotationDesiredHash = "trellis.dev/desired-hash"
 )
 
+// InstanceLabels are the labels an instance (and the CRD generated for its
+// kind) carries, as kro sets them.
+func InstanceLabels(version, rgdName, rgdUID string) map[string]string {
+	return map[string]string{
+		LabelOwned:      "true",
+		LabelKroVersion: version,
+		LabelRGDName:    rgdName,
+		LabelRGDID:      rgdUID,
+	}
+}
+
 // ChildLabelSet selects which of kro's labels children carry.
 type ChildLabelSet string
 

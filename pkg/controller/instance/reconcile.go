@@ -114,12 +114,7 @@ func cacheKey(ns, name string) string {
 // ensureManaged puts the finalizer, labels and child-kind inventory on the
 // instance in one write, only when something is missing.
 func (c *Controller) ensureManaged(ctx context.Context, k key, reg *registration, inst *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	want := map[string]string{
-		trt.LabelOwned:      "true",
-		trt.LabelKroVersion: c.opts.Version,
-		trt.LabelRGDName:    reg.rgdName,
-		trt.LabelRGDID:      reg.rgdUID,
-	}
+	want := trt.InstanceLabels(c.opts.Version, reg.rgdName, reg.rgdUID)
 	labels := inst.GetLabels()
 	needs := !hasString(inst.GetFinalizers(), v1alpha1.Finalizer)
 	for key, v := range want {
@@ -156,6 +151,13 @@ func (c *Controller) ensureManaged(ctx context.Context, k key, reg *registration
 // annotationInventory lists the resources (GVRs) children may have, so the
 // instance can be deleted even when its RGD is gone.
 const annotationInventory = "trellis.dev/child-resources"
+
+// NewInstanceStamp is the metadata ensureManaged gives a new instance of g's
+// kind: what an admission policy must stamp for that write to be skipped.
+func NewInstanceStamp(version string, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) (labels, annotations map[string]string) {
+	return trt.InstanceLabels(version, rgd.Name, string(rgd.UID)),
+		map[string]string{annotationInventory: formatInventory(gvrsOf(g))}
+}
 
 func formatInventory(gvrs []schema.GroupVersionResource) string {
 	out := make([]string, 0, len(gvrs))

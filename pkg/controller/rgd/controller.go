@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/trellis-dev/trellis/api/v1alpha1"
+	"github.com/trellis-dev/trellis/pkg/admission"
 	"github.com/trellis-dev/trellis/pkg/controller/instance"
 	"github.com/trellis-dev/trellis/pkg/crd"
 	"github.com/trellis-dev/trellis/pkg/graph"
@@ -60,6 +61,9 @@ type Reconciler struct {
 	// MaxRevisions is how many GraphRevisions are kept per RGD.
 	MaxRevisions int
 	Version      string
+	// Admission, if set, keeps a MutatingAdmissionPolicy per RGD that
+	// stamps new instances with their finalizer and labels.
+	Admission *admission.Policies
 
 	mu sync.Mutex
 	// kinds maps an RGD name to the kinds it reads or waits for, so a CRD
@@ -202,7 +206,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	st.set(CondControllerReady, metav1.ConditionTrue, "Running", "controller is running")
-	return reconcile.Result{}, r.writeStatus(ctx, rgd, st, g)
+	if err := r.writeStatus(ctx, rgd, st, g); err != nil {
+		return reconcile.Result{}, err
+	}
+	// The policy only saves the instance controller a write per new
+	// instance: failing to write it is retried, never shown as not ready.
+	return reconcile.Result{}, r.ensureAdmission(ctx, rgd, g)
+}
+
+// ensureAdmission keeps the policy that stamps new instances with the
+// finalizer, labels and annotations the instance controller would patch in.
+func (r *Reconciler) ensureAdmission(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) error {
+	if r.Admission == nil {
+		return nil
+	}
+	labels, annotations := instance.NewInstanceStamp(r.Version, rgd, g)
+	return r.Admission.Ensure(ctx, admission.Owner{Name: rgd.Name, UID: rgd.UID}, g.Instance.GVR(),
+		admission.Stamp{Finalizer: v1alpha1.Finalizer, Labels: labels, Annotations: annotations})
 }
 
 type breakingChangeError struct{ changes []string }
@@ -219,10 +239,9 @@ func (r *Reconciler) ensureCRD(ctx context.Context, rgd *v1alpha1.ResourceGraphD
 	if desired.Labels == nil {
 		desired.Labels = map[string]string{}
 	}
-	desired.Labels[trt.LabelOwned] = "true"
-	desired.Labels[trt.LabelKroVersion] = r.Version
-	desired.Labels[trt.LabelRGDName] = rgd.Name
-	desired.Labels[trt.LabelRGDID] = string(rgd.UID)
+	for k, v := range trt.InstanceLabels(r.Version, rgd.Name, string(rgd.UID)) {
+		desired.Labels[k] = v
+	}
 
 	live := &extv1.CustomResourceDefinition{}
 	err := r.Client.Get(ctx, client.ObjectKey{Name: desired.Name}, live)
@@ -293,6 +312,11 @@ func (r *Reconciler) finalize(ctx context.Context, rgd *v1alpha1.ResourceGraphDe
 				return reconcile.Result{}, err
 			}
 			return reconcile.Result{RequeueAfter: 2 * time.Second}, nil
+		}
+		if r.Admission != nil {
+			if err := r.Admission.Remove(ctx, rgd.Name); err != nil {
+				return reconcile.Result{}, err
+			}
 		}
 		if n > 0 {
 			// Instances left behind can still be deleted: their children
