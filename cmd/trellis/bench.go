@@ -76,6 +76,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 	f.DurationVar(&o.Settle, "settle", 5*time.Second, "wait after all-ACTIVE and after the RGD change before reading the counters")
 	f.IntVar(&o.ScaleN, "scale-n", 1000, "N of the worker comparison (0 skips it)")
 	f.IntSliceVar(&o.ScaleWorkers, "scale-workers", []int{1, 4}, "worker counts to compare on --scale-n")
+	f.IntVar(&o.Repeat, "repeat", 1, "run every N (floor, then trellis) and every worker count this many times and report medians")
 	f.BoolVar(&o.FloorApply, "floor-apply", false, "also measure the floor with trellis's verbs (server-side apply, status patch) to separate apiserver cost from controller cost")
 	f.StringVarP(&o.OutDir, "out", "o", "bench/results", "directory for <date>.json and <date>.md (empty: do not write)")
 	f.StringVar(&o.LogDir, "log-dir", "", "directory for the controller logs (default: a temporary directory)")

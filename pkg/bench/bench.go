@@ -80,6 +80,10 @@ type Options struct {
 	// 4 workers). ScaleN 0 skips it.
 	ScaleN       int
 	ScaleWorkers []int
+	// Repeat runs every N (floor then trellis) and every worker count this
+	// many times and reports medians: the machine is shared and a single
+	// run can be 30% off (default 1).
+	Repeat int
 	// FloorApply also measures the floor with trellis's verbs (children
 	// server-side applied, status merge-patched): the apiserver's share.
 	FloorApply bool
@@ -119,6 +123,9 @@ func (o *Options) defaults() {
 	if o.QPS == 0 {
 		o.QPS, o.Burst = 1000, 2000
 	}
+	if o.Repeat < 1 {
+		o.Repeat = 1
+	}
 	if o.Settle == 0 {
 		o.Settle = 5 * time.Second
 	}
@@ -157,7 +164,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Settings: Settings{
 			Ns: o.Ns, Workers: o.Workers, Concurrency: o.Concurrency, ClientQPS: o.QPS, ClientBurst: o.Burst,
 			IdleN: o.IdleN, IdleSeconds: o.Idle.Seconds(), SettleSeconds: o.Settle.Seconds(),
-			ScaleN: o.ScaleN, ScaleWorkers: o.ScaleWorkers, CountedResource: CountedResources,
+			ScaleN: o.ScaleN, ScaleWorkers: o.ScaleWorkers, CountedResource: CountedResources, Repeat: o.Repeat,
 		}}
 	if r.cluster == nil {
 		r.logf("starting a local control plane (etcd, kube-apiserver, kube-controller-manager)")
@@ -221,22 +228,46 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if run.Trellis, err = r.trellis(ctx, n, o.Workers, true); err != nil {
 			return rep, fmt.Errorf("trellis N=%d: %w", n, err)
 		}
-		run.Ratio = round(ratio(run.Trellis.Seconds, run.Floor.Seconds), 3)
+		run.Pairs = append(run.Pairs, NewPair(run.Floor.Seconds, run.Trellis.Seconds))
+		for i := 1; i < o.Repeat; i++ {
+			f, err := r.floor(ctx, n, false)
+			if err != nil {
+				return rep, fmt.Errorf("floor N=%d (repetition %d): %w", n, i+1, err)
+			}
+			t, err := r.trellis(ctx, n, o.Workers, false)
+			if err != nil {
+				return rep, fmt.Errorf("trellis N=%d (repetition %d): %w", n, i+1, err)
+			}
+			run.Pairs = append(run.Pairs, NewPair(f.Seconds, t.Seconds))
+		}
+		run.Summarize()
 		rep.Runs = append(rep.Runs, run)
-		r.logf("N=%d: floor %.1fs, trellis %.1fs (%.2f×), writes/instance %.2f vs %.2f", n, run.Floor.Seconds, run.Trellis.Seconds,
-			run.Ratio, run.Floor.WritesPerInstance, run.Trellis.WritesPerInstance)
+		r.logf("N=%d: floor %.1fs, trellis %.1fs (%.2f×, median of %d), writes/instance %.2f vs %.2f", n, run.FloorSeconds, run.TrellisSeconds,
+			run.Ratio, len(run.Pairs), run.Floor.WritesPerInstance, run.Trellis.WritesPerInstance)
 	}
 	if o.ScaleN > 0 && len(o.ScaleWorkers) > 0 {
 		s := &Scaling{N: o.ScaleN}
-		for _, w := range o.ScaleWorkers {
-			t, err := r.trellis(ctx, o.ScaleN, w, false)
-			if err != nil {
-				return rep, fmt.Errorf("trellis N=%d workers=%d: %w", o.ScaleN, w, err)
+		// Repetitions interleave the worker counts, so a slow spell of the
+		// machine hits all of them alike.
+		for i := 0; i < o.Repeat; i++ {
+			for j, w := range o.ScaleWorkers {
+				t, err := r.trellis(ctx, o.ScaleN, w, false)
+				if err != nil {
+					return rep, fmt.Errorf("trellis N=%d workers=%d: %w", o.ScaleN, w, err)
+				}
+				r.logf("N=%d workers=%d: %.1fs", o.ScaleN, w, t.Seconds)
+				if i > 0 {
+					s.Runs[j].Repeats = append(s.Runs[j].Repeats, t.Seconds)
+					continue
+				}
+				s.Runs = append(s.Runs, ScalingRun{Workers: w, Repeats: []float64{t.Seconds},
+					WritesPerInstance: t.WritesPerInstance, ControllerCPU: t.Controller.CPUSecondsActive,
+					APIServerCPU: t.APIServerCPU, EtcdCPU: t.EtcdCPU, BusyCores: t.BusyCores, Queue: t.Queue, QuietSeconds: t.QuietSeconds})
 			}
-			s.Runs = append(s.Runs, ScalingRun{Workers: w, Seconds: t.Seconds, PerSecond: round(ratio(float64(o.ScaleN), t.Seconds), 1),
-				WritesPerInstance: t.WritesPerInstance, ControllerCPU: t.Controller.CPUSecondsActive,
-				APIServerCPU: t.APIServerCPU, EtcdCPU: t.EtcdCPU, BusyCores: t.BusyCores, Queue: t.Queue, QuietSeconds: t.QuietSeconds})
-			r.logf("N=%d workers=%d: %.1fs", o.ScaleN, w, t.Seconds)
+		}
+		for i := range s.Runs {
+			s.Runs[i].Seconds = median(s.Runs[i].Repeats)
+			s.Runs[i].PerSecond = round(ratio(float64(o.ScaleN), s.Runs[i].Seconds), 1)
 		}
 		s.Speedup = round(ratio(s.Runs[0].Seconds, s.Runs[len(s.Runs)-1].Seconds), 2)
 		rep.Scaling = s

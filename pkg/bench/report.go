@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
@@ -43,6 +44,7 @@ type Settings struct {
 	SettleSeconds   float64  `json:"settle_seconds"`
 	ScaleN          int      `json:"scale_n"`
 	ScaleWorkers    []int    `json:"scale_workers"`
+	Repeat          int      `json:"repeat"`
 	CountedResource []string `json:"counted_resources"`
 }
 
@@ -53,8 +55,51 @@ type Row struct {
 	// FloorApply is the floor with trellis's verbs (--floor-apply).
 	FloorApply *Floor  `json:"floor_apply,omitempty"`
 	Trellis    Trellis `json:"trellis"`
-	// Ratio is trellis seconds / floor seconds to all-ACTIVE.
+	// Pairs are the floor and trellis times of every repetition (--repeat),
+	// each pair measured back to back; Floor and Trellis hold the full
+	// figures of the first pair.
+	Pairs []Pair `json:"pairs"`
+	// FloorSeconds and TrellisSeconds are the medians over Pairs.
+	FloorSeconds   float64 `json:"floor_seconds"`
+	TrellisSeconds float64 `json:"trellis_seconds"`
+	// Ratio is the median of the pairs' trellis/floor ratios: each ratio
+	// compares two runs under the same machine load.
 	Ratio float64 `json:"ratio"`
+}
+
+// Pair is one repetition: the floor, then trellis, on the same N.
+type Pair struct {
+	FloorSeconds   float64 `json:"floor_seconds"`
+	TrellisSeconds float64 `json:"trellis_seconds"`
+	Ratio          float64 `json:"ratio"`
+}
+
+// NewPair computes a pair's ratio.
+func NewPair(floor, trellis float64) Pair {
+	return Pair{FloorSeconds: floor, TrellisSeconds: trellis, Ratio: round(ratio(trellis, floor), 3)}
+}
+
+// Summarize fills the medians and the ratio from Pairs.
+func (r *Row) Summarize() {
+	var f, t, q []float64
+	for _, p := range r.Pairs {
+		f, t, q = append(f, p.FloorSeconds), append(t, p.TrellisSeconds), append(q, p.Ratio)
+	}
+	r.FloorSeconds, r.TrellisSeconds, r.Ratio = median(f), median(t), round(median(q), 3)
+}
+
+// median of vs (0 for none; the mean of the middle two for an even count).
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), vs...)
+	sort.Float64s(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m]
+	}
+	return (s[m-1] + s[m]) / 2
 }
 
 // Floor is the plain-client baseline.
@@ -168,10 +213,12 @@ type Scaling struct {
 	Speedup float64 `json:"speedup"`
 }
 
-// ScalingRun is one worker count.
+// ScalingRun is one worker count. Seconds is the median of Repeats; the
+// other figures are the first repetition's.
 type ScalingRun struct {
-	Workers           int     `json:"workers"`
-	Seconds           float64 `json:"seconds"`
+	Workers           int       `json:"workers"`
+	Seconds           float64   `json:"seconds"`
+	Repeats           []float64 `json:"repeats"`
 	PerSecond         float64 `json:"instances_per_second"`
 	WritesPerInstance float64 `json:"writes_per_instance"`
 	ControllerCPU     float64 `json:"controller_cpu_seconds"`
@@ -291,8 +338,19 @@ func (r *Report) Markdown() string {
 			del = fmt.Sprintf("%.1f / %.1f", run.Floor.DeleteSeconds, t.Delete.Seconds)
 		}
 		fmt.Fprintf(&b, "| %d | %.1f | %.1f | **%.2f×** | %.2f | **%.2f** | %s | %.0f | %.1f / %.1f | %s | %s | %s |\n",
-			run.N, run.Floor.Seconds, t.Seconds, run.Ratio, run.Floor.WritesPerInstance, t.WritesPerInstance, idle,
+			run.N, run.FloorSeconds, run.TrellisSeconds, run.Ratio, run.Floor.WritesPerInstance, t.WritesPerInstance, idle,
 			t.Controller.PeakRSSMiB, t.Controller.CPUSecondsActive, t.Controller.CPUSecondsTotal, del, change, changeW)
+	}
+	if r.Settings.Repeat > 1 {
+		fmt.Fprintf(&b, "\nEach N was run %d times, floor and trellis back to back; the times are medians and trellis/floor is the median of the pairs' ratios:\n\n", r.Settings.Repeat)
+		for _, run := range r.Runs {
+			ratios := make([]string, len(run.Pairs))
+			for i, p := range run.Pairs {
+				ratios[i] = fmt.Sprintf("%.1f/%.1f s = %.2f×", p.TrellisSeconds, p.FloorSeconds, p.Ratio)
+			}
+			fmt.Fprintf(&b, "- N=%d: %s\n", run.N, strings.Join(ratios, ", "))
+		}
+		b.WriteString("\nThe figures below are the first pair's.\n")
 	}
 	b.WriteString("\nCPU seconds to all-ACTIVE (apiserver / etcd / controller), the machine's busy cores meanwhile (other users included) and the watch traffic the apiserver sent (events and KiB per instance, all watchers):\n\n| N | floor CPU s | trellis CPU s | busy cores floor / trellis | watch events/inst floor / trellis | watch KiB/inst floor / trellis |\n|---:|---:|---:|---:|---:|---:|\n")
 	for _, run := range r.Runs {
@@ -330,6 +388,12 @@ func (r *Report) Markdown() string {
 		for _, w := range s.Runs {
 			fmt.Fprintf(&b, "| %d | %.1f | %.1f | %.2f | %.1f / %.1f / %.1f | %.2f |\n", w.Workers, w.Seconds, w.PerSecond, w.WritesPerInstance,
 				w.ControllerCPU, w.APIServerCPU, w.EtcdCPU, w.BusyCores)
+		}
+		if r.Settings.Repeat > 1 {
+			for _, w := range s.Runs {
+				fmt.Fprintf(&b, "\n%d workers, seconds of each repetition (the table shows the median): %v", w.Workers, w.Repeats)
+			}
+			b.WriteString("\n")
 		}
 		fmt.Fprintf(&b, "\nSpeedup %d→%d workers: **%.2f×**\n", s.Runs[0].Workers, s.Runs[len(s.Runs)-1].Workers, s.Speedup)
 	}

@@ -271,3 +271,19 @@ func TestEmbeddedRGD(t *testing.T) {
 		t.Error("testdata/rgd-bench.yaml differs from the shared bench/rgd-bench.yaml")
 	}
 }
+
+func TestRowSummarizeTakesMediansOfPairs(t *testing.T) {
+	r := Row{N: 1000, Pairs: []Pair{NewPair(10, 15), NewPair(8, 9.6), NewPair(12, 14.4)}}
+	r.Summarize()
+	// Times are medians of their own column; the ratio is the median of the
+	// pairwise ratios (1.5, 1.2, 1.2), not the ratio of the medians.
+	if r.FloorSeconds != 10 || r.TrellisSeconds != 14.4 || r.Ratio != 1.2 {
+		t.Fatalf("got floor %v trellis %v ratio %v, want 10, 14.4, 1.2", r.FloorSeconds, r.TrellisSeconds, r.Ratio)
+	}
+	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
+		t.Fatalf("median of an even count = %v, want 2.5", m)
+	}
+	if m := median(nil); m != 0 {
+		t.Fatalf("median of none = %v", m)
+	}
+}
