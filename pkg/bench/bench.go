@@ -215,11 +215,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}()
 	for _, n := range o.Ns {
 		run := Row{N: n}
-		if run.Floor, err = r.floor(ctx, n, false); err != nil {
+		if run.Floor, err = r.floor(ctx, n, false, o.Concurrency); err != nil {
 			return rep, fmt.Errorf("floor N=%d: %w", n, err)
 		}
 		if o.FloorApply {
-			fa, err := r.floor(ctx, n, true)
+			fa, err := r.floor(ctx, n, true, o.Concurrency)
 			if err != nil {
 				return rep, fmt.Errorf("floor (apply) N=%d: %w", n, err)
 			}
@@ -230,7 +230,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		run.Pairs = append(run.Pairs, NewPair(run.Floor.Seconds, run.Trellis.Seconds))
 		for i := 1; i < o.Repeat; i++ {
-			f, err := r.floor(ctx, n, false)
+			f, err := r.floor(ctx, n, false, o.Concurrency)
 			if err != nil {
 				return rep, fmt.Errorf("floor N=%d (repetition %d): %w", n, i+1, err)
 			}
@@ -249,27 +249,36 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		s := &Scaling{N: o.ScaleN}
 		// Repetitions interleave the worker counts, so a slow spell of the
 		// machine hits all of them alike.
+		// The floor at the same concurrency is the machine's ceiling: no
+		// controller's speedup can beat the plain client's.
 		for i := 0; i < o.Repeat; i++ {
 			for j, w := range o.ScaleWorkers {
+				f, err := r.floor(ctx, o.ScaleN, false, w)
+				if err != nil {
+					return rep, fmt.Errorf("floor N=%d concurrency %d: %w", o.ScaleN, w, err)
+				}
 				t, err := r.trellis(ctx, o.ScaleN, w, false)
 				if err != nil {
 					return rep, fmt.Errorf("trellis N=%d workers=%d: %w", o.ScaleN, w, err)
 				}
-				r.logf("N=%d workers=%d: %.1fs", o.ScaleN, w, t.Seconds)
+				r.logf("N=%d workers=%d: %.1fs (floor at concurrency %d: %.1fs)", o.ScaleN, w, t.Seconds, w, f.Seconds)
 				if i > 0 {
 					s.Runs[j].Repeats = append(s.Runs[j].Repeats, t.Seconds)
+					s.Runs[j].FloorRepeats = append(s.Runs[j].FloorRepeats, f.Seconds)
 					continue
 				}
-				s.Runs = append(s.Runs, ScalingRun{Workers: w, Repeats: []float64{t.Seconds},
+				s.Runs = append(s.Runs, ScalingRun{Workers: w, Repeats: []float64{t.Seconds}, FloorRepeats: []float64{f.Seconds},
 					WritesPerInstance: t.WritesPerInstance, ControllerCPU: t.Controller.CPUSecondsActive,
 					APIServerCPU: t.APIServerCPU, EtcdCPU: t.EtcdCPU, BusyCores: t.BusyCores, Queue: t.Queue, QuietSeconds: t.QuietSeconds})
 			}
 		}
 		for i := range s.Runs {
 			s.Runs[i].Seconds = median(s.Runs[i].Repeats)
+			s.Runs[i].FloorSeconds = median(s.Runs[i].FloorRepeats)
 			s.Runs[i].PerSecond = round(ratio(float64(o.ScaleN), s.Runs[i].Seconds), 1)
 		}
 		s.Speedup = round(ratio(s.Runs[0].Seconds, s.Runs[len(s.Runs)-1].Seconds), 2)
+		s.FloorSpeedup = round(ratio(s.Runs[0].FloorSeconds, s.Runs[len(s.Runs)-1].FloorSeconds), 2)
 		rep.Scaling = s
 	}
 	rep.EvaluateTargets()
@@ -446,13 +455,13 @@ func (r *runner) dropNamespace(ctx context.Context, ns string) {
 	}
 }
 
-func (r *runner) floor(ctx context.Context, n int, apply bool) (Floor, error) {
+func (r *runner) floor(ctx context.Context, n int, apply bool, concurrency int) (Floor, error) {
 	var f Floor
 	ns, what := fmt.Sprintf("bench-floor-%d", n), "floor"
 	if apply {
 		ns, what = fmt.Sprintf("bench-floor-apply-%d", n), "floor (apply)"
 	}
-	r.logf("%s N=%d (namespace %s, concurrency %d)", what, n, ns, r.o.Concurrency)
+	r.logf("%s N=%d (namespace %s, concurrency %d)", what, n, ns, concurrency)
 	if err := r.namespace(ctx, ns); err != nil {
 		return f, err
 	}
@@ -484,7 +493,7 @@ func (r *runner) floor(ctx context.Context, n int, apply bool) (Floor, error) {
 	if apply {
 		create = fc.applyOne
 	}
-	if err := forEach(wctx, names, r.o.Concurrency, create); err != nil {
+	if err := forEach(wctx, names, concurrency, create); err != nil {
 		return f, err
 	}
 	done, err := tr.wait(wctx, "floor ACTIVE", r.logf, func(c counts) bool { return c.Active == n && c.Children == n*childrenPerInstance })
@@ -507,7 +516,7 @@ func (r *runner) floor(ctx context.Context, n int, apply bool) (Floor, error) {
 	r.logf("%s N=%d: %.2fs, %.2f writes/instance", what, n, f.Seconds, f.WritesPerInstance)
 
 	start = time.Now()
-	if err := forEach(wctx, names, r.o.Concurrency, fc.deleteOne); err != nil {
+	if err := forEach(wctx, names, concurrency, fc.deleteOne); err != nil {
 		return f, err
 	}
 	done, err = tr.wait(wctx, "floor objects gone", r.logf, func(c counts) bool { return c.Children == 0 && c.Instances == 0 })

@@ -158,4 +158,3 @@ metadata:
 		t.Errorf("policy %s after the RGD was deleted: %v", name, err)
 	}
 }
-
