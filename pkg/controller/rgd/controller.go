@@ -200,6 +200,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	st.revision = rev
+	// The policy goes first, so instances created once the RGD shows Ready
+	// are stamped (give or take the API server picking it up). It only saves
+	// the instance controller a write per new instance: a failure is
+	// retried, never shown as not ready.
+	admissionErr := r.ensureAdmission(ctx, rgd, g)
 	if err := r.Instances.Register(ctx, rgd, g, rev); err != nil {
 		st.set(CondControllerReady, metav1.ConditionFalse, "FailedToStart", err.Error())
 		_ = r.writeStatus(ctx, rgd, st, g)
@@ -209,9 +214,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.writeStatus(ctx, rgd, st, g); err != nil {
 		return reconcile.Result{}, err
 	}
-	// The policy only saves the instance controller a write per new
-	// instance: failing to write it is retried, never shown as not ready.
-	return reconcile.Result{}, r.ensureAdmission(ctx, rgd, g)
+	return reconcile.Result{}, admissionErr
 }
 
 // ensureAdmission keeps the policy that stamps new instances with the
