@@ -159,7 +159,7 @@ workqueue_queue_duration_seconds_count{controller="instances",name="instances"} 
 
 func sampleReport() *Report {
 	idle := &Idle{Seconds: 60, Writes: 0}
-	return &Report{
+	r := &Report{
 		Date: time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC), Machine: Machine{CPUs: 2}, Kubernetes: "v1.36.3", Trellis: "test",
 		Settings: Settings{Workers: 16, Concurrency: 16},
 		Runs: []Row{
@@ -171,6 +171,12 @@ func sampleReport() *Report {
 		},
 		Scaling: &Scaling{N: 1000, Runs: []ScalingRun{{Workers: 1, Seconds: 30}, {Workers: 4, Seconds: 10}}, Speedup: 3},
 	}
+	for i := range r.Runs {
+		run := &r.Runs[i]
+		run.Pairs = []Pair{NewPair(run.Floor.Seconds, run.Trellis.Seconds)}
+		run.Summarize()
+	}
+	return r
 }
 
 func TestEvaluateTargets(t *testing.T) {
