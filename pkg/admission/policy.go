@@ -154,8 +154,8 @@ func celString(s string) string { return strconv.Quote(s) }
 
 // Policies creates, updates and removes the stamping policies. When the API
 // server does not serve MutatingAdmissionPolicies (before Kubernetes 1.36,
-// or with the API turned off) it turns itself off once, and the instance
-// controller's metadata patch does the job.
+// or with the API turned off), or trellis may not write them, it turns
+// itself off once, and the instance controller's metadata patch does the job.
 type Policies struct {
 	kube        kubernetes.Interface
 	log         logr.Logger
@@ -179,10 +179,15 @@ func (p *Policies) Ensure(ctx context.Context, owner Owner, gvr schema.GroupVers
 	if err == nil {
 		err = ensure(ctx, binding, api.MutatingAdmissionPolicyBindings())
 	}
-	if apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err):
 		// Create answers NotFound only when the resource is not served.
 		p.unavailable.Store(true)
 		p.log.Info("MutatingAdmissionPolicy is not served: new instances get their finalizer and labels with a patch", "error", err.Error())
+		return nil
+	case apierrors.IsForbidden(err):
+		p.unavailable.Store(true)
+		p.log.Info("not allowed to manage MutatingAdmissionPolicies (grant get, create, update, delete on mutatingadmissionpolicies and mutatingadmissionpolicybindings): new instances get their finalizer and labels with a patch", "error", err.Error())
 		return nil
 	}
 	return err

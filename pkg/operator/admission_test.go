@@ -35,24 +35,7 @@ func TestAdmissionPolicyStampsNewInstances(t *testing.T) {
 	env := setup(t)
 	ns := env.Namespace(t)
 	ctx := context.Background()
-	applyRGD(t, parse(t, `
-apiVersion: kro.run/v1alpha1
-kind: ResourceGraphDefinition
-metadata:
-  name: stamped
-spec:
-  schema:
-    apiVersion: v1alpha1
-    kind: Stamped
-    spec: {}
-  resources:
-  - id: cm
-    template:
-      apiVersion: v1
-      kind: ConfigMap
-      metadata:
-        name: ${schema.metadata.name}-cm
-`))
+	applyRGD(t, configMapRGD(t, "stamped", "Stamped"))
 	rgd := eventually(t, 30*time.Second, "RGD Active", getter(rgdGVR, "", "stamped"), rgdActive)
 	stamped := gvr("stampeds")
 	instance := func(name string) *unstructured.Unstructured {

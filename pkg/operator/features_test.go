@@ -324,25 +324,7 @@ func TestSuspendAndResume(t *testing.T) {
 func TestRGDDeletionWaitsForInstances(t *testing.T) {
 	setup(t)
 	ns := testenv.Current(t).Namespace(t)
-	rgd := parse(t, `
-apiVersion: kro.run/v1alpha1
-kind: ResourceGraphDefinition
-metadata:
-  name: guarded
-spec:
-  schema:
-    apiVersion: v1alpha1
-    kind: Guarded
-    spec: {}
-  resources:
-  - id: cm
-    template:
-      apiVersion: v1
-      kind: ConfigMap
-      metadata:
-        name: ${schema.metadata.name}-cm
-`)
-	applyRGD(t, rgd)
+	applyRGD(t, configMapRGD(t, "guarded", "Guarded"))
 	eventually(t, 30*time.Second, "RGD Active", getter(rgdGVR, "", "guarded"), rgdActive)
 	guarded := gvr("guardeds")
 	for _, name := range []string{"g1", "g2"} {

@@ -105,6 +105,30 @@ func parse(t *testing.T, doc string) *unstructured.Unstructured {
 	return u
 }
 
+// configMapRGD is the smallest RGD: kind with an empty spec, one ConfigMap
+// named after the instance.
+func configMapRGD(t *testing.T, name, kind string) *unstructured.Unstructured {
+	t.Helper()
+	return parse(t, fmt.Sprintf(`
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: %s
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: %s
+    spec: {}
+  resources:
+  - id: cm
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: ${schema.metadata.name}-cm
+`, name, kind))
+}
+
 func apply(t *testing.T, gvr schema.GroupVersionResource, u *unstructured.Unstructured) {
 	t.Helper()
 	_, err := dyn.Resource(gvr).Namespace(u.GetNamespace()).Apply(context.Background(), u.GetName(), u, metav1.ApplyOptions{FieldManager: "test", Force: true})
