@@ -48,7 +48,7 @@ const annotationSpecHash = "trellis.dev/spec-hash"
 func PolicyName(rgdName string) string {
 	name := "trellis-" + rgdName
 	if len(name) > 253 {
-		name = name[:253]
+		name = strings.TrimRight(name[:253], ".-") // a DNS subdomain ends alphanumeric
 	}
 	return name
 }

@@ -42,3 +42,14 @@ func TestExpressionQuotesValues(t *testing.T) {
 		t.Errorf("no annotations to stamp, but the expression patches them:\n%s", e)
 	}
 }
+
+func TestPolicyNameStaysADNSSubdomain(t *testing.T) {
+	long := strings.Repeat("a", 244) + ".b.kro.run" // 254 characters with the prefix
+	name := PolicyName(long)
+	if len(name) > 253 || strings.HasSuffix(name, ".") {
+		t.Errorf("PolicyName(%d chars) = %q (%d chars)", len(long), name, len(name))
+	}
+	if PolicyName("apps.kro.run") != "trellis-apps.kro.run" {
+		t.Errorf("short name changed: %q", PolicyName("apps.kro.run"))
+	}
+}
