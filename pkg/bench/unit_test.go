@@ -169,7 +169,7 @@ func sampleReport() *Report {
 				Delete: &Delete{Seconds: 3}, Change: &Change{Seconds: 2, WritesPerInstance: 1}}},
 			{N: 5000, Ratio: 1.5, Floor: Floor{Seconds: 50}, Trellis: Trellis{Seconds: 75, WritesPerInstance: 8, Controller: ControllerUse{PeakRSSMiB: 160}}},
 		},
-		Scaling: &Scaling{N: 1000, Runs: []ScalingRun{{Workers: 1, Seconds: 30}, {Workers: 4, Seconds: 10}}, Speedup: 3},
+		Scaling: &Scaling{N: 1000, Runs: []ScalingRun{{Workers: 1, Seconds: 30, FloorSeconds: 12}, {Workers: 4, Seconds: 10, FloorSeconds: 8}}, Speedup: 3, FloorSpeedup: 1.5},
 	}
 	for i := range r.Runs {
 		run := &r.Runs[i]
@@ -233,7 +233,7 @@ func TestReportWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| 1000 | 10.0 | 12.0 | **1.20×** |", "Speedup 1→4 workers: **3.00×**", "| configmaps | APPLY | 201 | 2.00 |"} {
+	for _, want := range []string{"| 1000 | 10.0 | 12.0 | **1.20×** |", "Speedup 1→4 workers: **3.00×** (the floor, same concurrencies: 1.50×)", "| 4 | 10.0 | 8.0 |", "| configmaps | APPLY | 201 | 2.00 |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
