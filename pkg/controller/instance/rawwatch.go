@@ -1,12 +1,12 @@
 package instance
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"path"
+	"sort"
 	"strings"
 	"sync"
 
@@ -167,13 +167,24 @@ type decodeOptions struct {
 // metadata, and the JSON without managedFields (never read here, and the
 // bulk of most objects).
 func compactFromJSON(raw []byte, o decodeOptions) (*compact, error) {
+	// One scan of the object, one of its metadata; the JSON kept is put
+	// together from the parsed values rather than re-encoded (each
+	// re-encoding would validate every value again: this runs for every
+	// watch event of every child).
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil {
 		return nil, err
 	}
 	c := &compact{}
-	if err := json.Unmarshal(raw, &c.TypeMeta); err != nil {
-		return nil, err
+	if v, ok := top["apiVersion"]; ok {
+		if err := json.Unmarshal(v, &c.APIVersion); err != nil {
+			return nil, fmt.Errorf("apiVersion: %w", err)
+		}
+	}
+	if v, ok := top["kind"]; ok {
+		if err := json.Unmarshal(v, &c.Kind); err != nil {
+			return nil, fmt.Errorf("kind: %w", err)
+		}
 	}
 	if c.Kind == "" && o.kind != "" {
 		c.APIVersion, c.Kind = o.apiVersion, o.kind
@@ -202,24 +213,47 @@ func compactFromJSON(raw []byte, o decodeOptions) (*compact, error) {
 				}
 			}
 			delete(fields, "managedFields")
-			b, err := json.Marshal(fields)
-			if err != nil {
-				return nil, err
-			}
-			top["metadata"] = b
+			top["metadata"] = joinObject(fields, nil)
 		}
 		if err := json.Unmarshal(top["metadata"], &c.slimMeta); err != nil {
 			return nil, err
 		}
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(raw))
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(top); err != nil {
-		return nil, err
-	}
-	c.raw = bytes.Clone(bytes.TrimRight(buf.Bytes(), "\n"))
+	c.raw = joinObject(top, make([]byte, 0, len(raw)))
 	c.trim(o)
 	return c, nil
+}
+
+// joinObject appends to dst the JSON object of fields (keys sorted), whose
+// values are valid JSON already.
+func joinObject(fields map[string]json.RawMessage, dst []byte) []byte {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, k)
+		dst = append(dst, ':')
+		dst = append(dst, fields[k]...)
+	}
+	return append(dst, '}')
+}
+
+// appendKey appends k as a JSON string: verbatim when nothing in it needs
+// escaping, which is every key Kubernetes objects have.
+func appendKey(dst []byte, k string) []byte {
+	for i := 0; i < len(k); i++ {
+		if b := k[i]; b < 0x20 || b == '"' || b == '\\' || b >= 0x80 {
+			q, _ := json.Marshal(k)
+			return append(dst, q...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, k...)
+	return append(dst, '"')
 }

@@ -1,7 +1,9 @@
 package instance
 
 import (
+	"encoding/json"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -97,4 +99,31 @@ func TestRawWatcherDecodesTheStream(t *testing.T) {
 	}
 	w.Stop()
 	w.Stop() // idempotent
+}
+
+// The JSON kept is the object without managedFields, whatever its keys
+// (top-level and metadata keys are written anew, nested values verbatim).
+func TestCompactJSONRoundTrip(t *testing.T) {
+	raw := []byte(`{"kind":"ConfigMap","apiVersion":"v1","metadata":{"managedFields":[{"manager":"m"}],"name":"a","labels":{"a/b":"c"},"x\tmeta":"t"},
+		"data":{"we\"ird\\key":"\u00fc","ключ":"v","tab\tkey":"x","html<&>":"y"},"list":[1,2.5,{"n":null}],
+		"top\"quote":1,"back\\slash":2,"ünï":3,"html<&>":4}`)
+	c, err := compactFromJSON(raw, decodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got map[string]any
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	delete(want["metadata"].(map[string]any), "managedFields")
+	if err := json.Unmarshal(c.raw, &got); err != nil {
+		t.Fatalf("kept JSON is invalid: %v\n%s", err, c.raw)
+	}
+	if !reflect.DeepEqual(want, got) {
+		t.Errorf("kept JSON differs:\n got %v\nwant %v", got, want)
+	}
+	again, _ := compactFromJSON(raw, decodeOptions{})
+	if string(again.raw) != string(c.raw) {
+		t.Error("the same object decodes to different JSON")
+	}
 }
