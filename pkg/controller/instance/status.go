@@ -249,18 +249,20 @@ func userFields(inst *unstructured.Unstructured) map[string]any {
 // writeStatus patches the status subresource only when it changed.
 func (c *Controller) writeStatus(ctx context.Context, k key, inst *unstructured.Unstructured, status map[string]any) error {
 	old, _, _ := unstructured.NestedFieldNoCopy(inst.Object, "status")
-	oldJSON, _ := json.Marshal(map[string]any{"status": old})
-	newJSON, _ := json.Marshal(map[string]any{"status": status})
-	var a, b any
-	_ = json.Unmarshal(oldJSON, &a)
-	_ = json.Unmarshal(newJSON, &b)
-	if equality.Semantic.DeepEqual(a, b) {
-		return nil
+	patch, _ := json.Marshal(map[string]any{"status": status})
+	if old != nil { // a new instance has none: the whole status is the patch
+		oldJSON, _ := json.Marshal(map[string]any{"status": old})
+		var a, b any
+		_ = json.Unmarshal(oldJSON, &a)
+		_ = json.Unmarshal(patch, &b)
+		if equality.Semantic.DeepEqual(a, b) {
+			return nil
+		}
+		var err error
+		if patch, err = jsonpatch.CreateMergePatch(oldJSON, patch); err != nil {
+			return err
+		}
 	}
-	patch, err := jsonpatch.CreateMergePatch(oldJSON, newJSON)
-	if err != nil {
-		return err
-	}
-	_, err = c.dyn.Resource(k.gvr).Namespace(k.namespace).Patch(ctx, k.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: c.opts.FieldManager}, "status")
+	_, err := c.dyn.Resource(k.gvr).Namespace(k.namespace).Patch(ctx, k.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: c.opts.FieldManager}, "status")
 	return err
 }
