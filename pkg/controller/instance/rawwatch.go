@@ -219,19 +219,24 @@ func compactFromJSON(raw []byte, o decodeOptions) (*compact, error) {
 			return nil, err
 		}
 	}
-	c.raw = joinObject(top, make([]byte, 0, len(raw)))
+	c.raw = joinObject(top, nil) // sized to fit: it lives as long as the cache entry
 	c.trim(o)
 	return c, nil
 }
 
 // joinObject appends to dst the JSON object of fields (keys sorted), whose
-// values are valid JSON already.
+// values are valid JSON already. A nil dst gets exactly the room needed.
 func joinObject(fields map[string]json.RawMessage, dst []byte) []byte {
 	keys := make([]string, 0, len(fields))
-	for k := range fields {
+	size := 1 + 2*len(fields) // braces, commas and colons
+	for k, v := range fields {
 		keys = append(keys, k)
+		size += len(k) + 2 + len(v)
 	}
 	sort.Strings(keys)
+	if dst == nil {
+		dst = make([]byte, 0, size)
+	}
 	dst = append(dst, '{')
 	for i, k := range keys {
 		if i > 0 {

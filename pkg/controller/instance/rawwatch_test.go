@@ -140,3 +140,15 @@ func BenchmarkCompactFromJSON(b *testing.B) {
 		}
 	}
 }
+
+// The kept JSON lives as long as the cache entry: it must not hold on to
+// the room the managed fields took in the event.
+func TestCompactJSONIsSizedToFit(t *testing.T) {
+	c, err := compactFromJSON(benchEvent, decodeOptions{routingOnly: true, fieldManager: "trellis"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(c.raw) != len(c.raw) {
+		t.Errorf("kept JSON: len %d, cap %d (the event was %d bytes)", len(c.raw), cap(c.raw), len(benchEvent))
+	}
+}
