@@ -43,6 +43,15 @@ func TestPoliciesAgainstAPIServer(t *testing.T) {
 		t.Error("Forbidden did not turn the manager off")
 	}
 
+	// An API server that does not serve the API (here: every path under a
+	// prefix it does not know answers 404) switches it off too.
+	unserved := rest.CopyConfig(env.Config)
+	unserved.Host += "/no-such-prefix"
+	absent := NewPolicies(kubernetes.NewForConfigOrDie(unserved), logr.Discard())
+	if err := absent.Ensure(ctx, owner, gvr, stamp); err != nil || !absent.unavailable.Load() {
+		t.Errorf("Ensure where the API is not served: err %v, turned off %v (want nil, true)", err, absent.unavailable.Load())
+	}
+
 	p := NewPolicies(kube, logr.Discard())
 	if err := p.Ensure(ctx, owner, gvr, stamp); err != nil {
 		t.Fatal(err)
