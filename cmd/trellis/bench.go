@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellis-dev/trellis/pkg/bench"
+	"github.com/trellis-dev/trellis/pkg/chaos"
 	"github.com/trellis-dev/trellis/pkg/version"
 )
 
@@ -23,6 +24,11 @@ func newBenchCommand() *cobra.Command {
 		extraArgs     []string
 		extraEnv      []string
 		rgdFile       string
+		replicas      int
+		asSA          string
+		chaosRun      bool
+		quick         bool
+		scale         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -42,12 +48,21 @@ Reported per N: seconds to all-ACTIVE and trellis/floor; apiserver mutating
 requests per instance (apiserver_request_total before/after, verbs POST, PUT,
 PATCH, APPLY, DELETE, DELETECOLLECTION on the workload's resources); writes per
 minute while idle (--idle at --idle-n); the controller's peak RSS (VmHWM) and
-CPU seconds; deleting all N until every child is gone; one RGD change (a label
-on a template) reaching all N. Then --scale-workers on --scale-n.
+CPU seconds; the controller process restarted with all N ACTIVE (time to settle
+against a fresh client's list+sync, and its writes: goal 0), and restarted again
+with the RGD changed while it was down (goal: the changed child and the status
+revision, once per instance); one RGD change (a label on a template) reaching
+all N; deleting all N until every child is gone. Then --scale-workers on
+--scale-n. --quick runs all of it on N=200 in a few minutes.
 
 A table is printed and the figures are written to <out>/<date>.json and .md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if chaosRun {
+				// The chaos run with its defaults; `trellis chaos` has its flags.
+				co := chaos.Options{N: 1000, Seeds: []int64{1, 2, 3}, AWSN: 100, OutDir: o.OutDir, LogDir: o.LogDir, Binary: controllerBin}
+				return runChaos(cmd, co)
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if controllerBin == "" {
@@ -57,7 +72,35 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 				}
 				controllerBin = self
 			}
+			if quick {
+				quickDefaults(cmd, &o)
+			}
+			if rgdFile != "" {
+				raw, err := os.ReadFile(rgdFile)
+				if err != nil {
+					return fmt.Errorf("--rgd: %w", err)
+				}
+				o.RGD = raw
+			}
+			if scale && o.LargeN == 0 {
+				o.LargeN = 20000
+			}
 			o.Controller = bench.ProcessController(controllerBin, o.ProfileDir != "", extraArgs, extraEnv)
+			switch {
+			case replicas < 1:
+				return fmt.Errorf("--replicas: want at least 1, got %d", replicas)
+			case replicas > 1:
+				// Each replica takes a share of the instances, listing and
+				// watching only it (ShardedListAndWatch on the local apiserver).
+				args := append(append([]string{}, bench.ShardArgs...), extraArgs...)
+				o.Controller = bench.Replicated(bench.ProcessController(controllerBin, false, args, extraEnv), replicas)
+				o.FeatureGates = map[string]bool{"ShardedListAndWatch": true}
+			}
+			if asSA != "" {
+				if err := bench.WithServiceAccount(&o, asSA); err != nil {
+					return err
+				}
+			}
 			o.Version = version.Version
 			rep, err := bench.Run(ctx, o)
 			if rep != nil && len(rep.Runs) > 0 {
@@ -85,9 +128,30 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 	f.StringVar(&controllerBin, "controller-binary", "", "trellis binary whose controller command is measured (default: this binary)")
 	f.StringArrayVar(&extraArgs, "controller-arg", nil, "extra flag for the controller, repeatable (e.g. --controller-arg=--ack-services=none)")
 	f.StringArrayVar(&extraEnv, "controller-env", nil, "extra environment variable for the controller, repeatable (e.g. --controller-env=GOMEMLIMIT=128MiB)")
+	f.IntVar(&o.LargeN, "scale-large-n", 0, "add one run at this N after -n: creation, controller memory and deletion against the floor (--scale sets 20000)")
+	f.BoolVar(&scale, "scale", false, "add the N=20,000 run (100,000 children; long: only when asked)")
+	f.BoolVar(&quick, "quick", false, "a run of a few minutes: N=200, idle 20 s at N=200, workers compared on N=200 (flags given explicitly win)")
+	f.IntVar(&replicas, "replicas", 1, "run this many controller replicas with --sharding (each its share of the instances; per-replica peak RSS and CPU reported; the single-controller RSS, CPU, queue and profile figures are then left out)")
 	f.StringVar(&rgdFile, "rgd", "", "experiment: use this variant of the benchmark RGD (BenchApp with the same five children) instead of the built-in one")
+	f.StringVar(&asSA, "service-account", "", "run the benchmark RGD with this identity (<namespace>/<name>, annotation trellis.dev/service-account), bound to exactly its child kinds: every child write is impersonated")
+	f.BoolVar(&chaosRun, "chaos", false, "run `trellis chaos` (its default scenarios and sizes, --out, --log-dir, --controller-binary) instead of the benchmark")
 	cmd.AddCommand(newBenchControllerCommand())
 	return cmd
+}
+
+// quickDefaults are --quick's sizes, for the flags not given explicitly:
+// every phase runs, on N=200, in a few minutes on 2 cores.
+func quickDefaults(cmd *cobra.Command, o *bench.Options) {
+	set := func(flag string, apply func()) {
+		if !cmd.Flags().Changed(flag) {
+			apply()
+		}
+	}
+	set("n", func() { o.Ns = []int{200} })
+	set("idle-n", func() { o.IdleN = 200 })
+	set("idle", func() { o.Idle = 20 * time.Second })
+	set("scale-n", func() { o.ScaleN = 200 })
+	set("settle", func() { o.Settle = 2 * time.Second })
 }
 
 // newBenchControllerCommand is `trellis controller` plus a profiling

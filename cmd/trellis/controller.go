@@ -21,14 +21,14 @@ ACK-compatible controllers) against the cluster named by --kubeconfig, the
 KUBECONFIG environment variable, the in-cluster config, or ~/.kube/config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(kubeconfig)
+			cfg, err := loadConfig(clusterKubeconfig(kubeconfig, ""))
 			if err != nil {
 				return err
 			}
 			return runControllers(ctrl.SetupSignalHandler(), cfg, opts)
 		},
 	}
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: $KUBECONFIG, in-cluster config, ~/.kube/config)")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: $KUBECONFIG, in-cluster config, a running `trellis up`'s, ~/.kube/config)")
 	opts.bindFlags(cmd.Flags(), ":8078", ":8079")
 	return cmd
 }

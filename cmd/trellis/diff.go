@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -27,24 +26,27 @@ func newDiffCommand() *cobra.Command {
     Children whose desired state depends on objects that do not exist yet
     are listed as unknown (?).
 
-The exit code is 1 when something would change, so it can gate CI.`,
+Exit codes: 0 nothing would change, 1 something would change, 2 the input is
+invalid (an RGD that does not build or that the API server would reject) or
+another error occurred, so a CI gate can tell a broken RGD from a change.`,
 		Example: `  # before kubectl apply -f webapp-rgd.yaml
   trellis diff -f webapp-rgd.yaml
 
   # only the instances of one namespace, against another context
   kubectl trellis diff -f webapp-rgd.yaml -n team-a --context staging`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{errorExitCode: "2"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in, c, err := f.inputs(cmd, true)
 			if err != nil {
-				return err
+				return &exitError{code: 2, err: err}
 			}
 			changed, err := cli.RunDiff(context.Background(), c, in, opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
-				return err
+				return &exitError{code: 2, err: err}
 			}
 			if changed {
-				os.Exit(1)
+				return &exitError{code: 1}
 			}
 			return nil
 		},

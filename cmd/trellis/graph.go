@@ -43,7 +43,7 @@ Output formats: text (a tree, coloured on a terminal), mermaid, dot.`,
 				if kind, name, ok := strings.Cut(args[0], "/"); !ok || kind == "" || name == "" {
 					return fmt.Errorf("want <kind>/<name> (e.g. webapp/test-app), got %q", args[0])
 				}
-				c, err := cli.Connect(f.kubeconfig, f.context)
+				c, err := cli.Connect(clusterKubeconfig(f.kubeconfig, f.context), f.context)
 				if err != nil {
 					return err
 				}

@@ -6,20 +6,27 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/trellis-dev/trellis/pkg/ack"
+	"github.com/trellis-dev/trellis/pkg/graph/resolver"
 	"github.com/trellis-dev/trellis/pkg/operator"
+	"github.com/trellis-dev/trellis/pkg/shard"
 	"github.com/trellis-dev/trellis/pkg/version"
 )
 
@@ -34,8 +41,11 @@ type controllerOptions struct {
 	RenewDeadline           time.Duration
 	RetryPeriod             time.Duration
 	GracefulShutdownTimeout time.Duration
-	QPS                     float32
-	Burst                   int
+	// skipNameValidation lets tests run the controllers twice in one process
+	// (controller-runtime refuses a second controller of the same name).
+	skipNameValidation bool
+	QPS                float32
+	Burst              int
 
 	Operator operator.Options
 	ACK      ack.Options
@@ -79,6 +89,13 @@ func newScheme() (*runtime.Scheme, error) {
 // operator and ACK controllers and runs until ctx ends. `trellis controller`
 // and `trellis up` both use it.
 func runControllers(ctx context.Context, cfg *rest.Config, o *controllerOptions) error {
+	return runControllersReady(ctx, cfg, o, nil)
+}
+
+// runControllersReady is runControllers that closes ready (if not nil) once
+// the controllers are set up (trellis's CRDs installed when asked) and the
+// manager's caches have synced: from then on, applied RGDs are reconciled.
+func runControllersReady(ctx context.Context, cfg *rest.Config, o *controllerOptions, ready chan<- struct{}) error {
 	if os.Getenv("GOGC") == "" {
 		// The heap is mostly informer caches that live as long as the
 		// process: collecting at 50% growth instead of Go's 100% keeps the
@@ -97,7 +114,14 @@ func runControllers(ctx context.Context, cfg *rest.Config, o *controllerOptions)
 		return err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
+		Controller: ctrlconfig.Controller{SkipNameValidation: &o.skipNameValidation},
+		Scheme:     scheme,
+		// CRDs are watched for their names and conditions; schemas are read
+		// when a kind is resolved. Whole, hundreds of large CRDs cost
+		// hundreds of MiB (kro#724).
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&apiextensionsv1.CustomResourceDefinition{}: {Transform: resolver.SlimCRD},
+		}},
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElect,
@@ -120,11 +144,46 @@ func runControllers(ctx context.Context, cfg *rest.Config, o *controllerOptions)
 			return err
 		}
 	}
-	if err := operator.Setup(mgr, o.Operator); err != nil {
+	opOpts := o.Operator
+	if opOpts.Sharding {
+		if opOpts.Shard, err = o.shardConfig(); err != nil {
+			return err
+		}
+	}
+	if err := operator.Setup(mgr, opOpts); err != nil {
 		return fmt.Errorf("set up trellis controllers: %w", err)
 	}
 	if err := ack.Setup(mgr, o.ACK); err != nil {
 		return fmt.Errorf("set up ACK-compatible controllers: %w", err)
 	}
+	if ready != nil {
+		go func() {
+			if mgr.GetCache().WaitForCacheSync(ctx) {
+				close(ready)
+			}
+		}()
+	}
 	return mgr.Start(ctx)
+}
+
+// shardConfig is the replica's Lease: in the leader-election namespace,
+// with the leader-election timings, named by host and a random suffix.
+func (o *controllerOptions) shardConfig() (shard.Config, error) {
+	ns := o.LeaderElectionNamespace
+	if ns == "" {
+		b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+		if err != nil {
+			return shard.Config{}, fmt.Errorf("--sharding: no namespace for the replicas' Leases: set --leader-election-namespace (or run in a pod)")
+		}
+		ns = strings.TrimSpace(string(b))
+	}
+	host, _ := os.Hostname()
+	return shard.Config{
+		Namespace:     ns,
+		Name:          "trellis",
+		Identity:      host + "_" + string(uuid.NewUUID())[:8],
+		LeaseDuration: o.LeaseDuration,
+		RenewDeadline: o.RenewDeadline,
+		RetryPeriod:   o.RetryPeriod,
+	}, nil
 }

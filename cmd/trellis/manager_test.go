@@ -158,3 +158,41 @@ spec:
         data:
           k: v
 `
+
+// The "trellis is up" banner is printed once ready is closed: by then
+// trellis's CRDs are installed and the controllers' caches synced, so an
+// RGD applied right after the banner is reconciled.
+func TestControllersReady(t *testing.T) {
+	env := testenv.Current(t)
+	o := &controllerOptions{}
+	fs := pflag.NewFlagSet("up", pflag.ContinueOnError)
+	o.bindFlags(fs, "0", "0")
+	if err := fs.Parse([]string{"--ack-services=none"}); err != nil {
+		t.Fatal(err)
+	}
+	o.skipNameValidation = true // another test of this package ran the controllers already
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	start := time.Now()
+	go func() { done <- runControllersReady(ctx, env.Config, o, ready) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		done <- err // for the deferred wait
+		t.Fatalf("controllers stopped before ready: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("controllers not ready within 60s")
+	}
+	t.Logf("controllers ready %s after start", time.Since(start).Round(10*time.Millisecond))
+	crd := &unstructured.Unstructured{}
+	crd.SetAPIVersion("apiextensions.k8s.io/v1")
+	crd.SetKind("CustomResourceDefinition")
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "resourcegraphdefinitions.kro.run"}, crd); err != nil {
+		t.Fatalf("ready, but the RGD CRD is not there: %v", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/trellis-dev/trellis/pkg/localcluster"
 )
@@ -29,6 +30,8 @@ func newUpCommand() *cobra.Command {
 		nodes      int
 		port       int
 		buildOnly  bool
+		awsLocal   bool
+		buildKro   bool
 	)
 	opts := &controllerOptions{}
 	cmd := &cobra.Command{
@@ -39,7 +42,8 @@ kube-controller-manager, kube-scheduler, kwok fake nodes) and trellis's
 controllers in this process, write an admin kubeconfig and run until Ctrl-C.
 
 The control plane is built from source into the cache directory on first use
-(about 10-15 minutes on 2 cores); later starts take seconds. Without --data-dir
+(about 10-15 minutes on 2 cores); later starts take seconds to tens of seconds,
+depending on the load (the banner says how long). Without --data-dir
 every run starts with an empty cluster.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -47,19 +51,34 @@ every run starts with an empty cluster.`,
 			defer stop()
 			if buildOnly {
 				b, err := localcluster.EnsureBinary(ctx, os.Stderr)
-				if err == nil {
-					fmt.Fprintf(os.Stderr, "trellis: local control plane binary: %s\n", b.Path)
+				if err != nil {
+					return err
 				}
-				return err
+				fmt.Fprintf(os.Stderr, "trellis: local control plane binary: %s\n", b.Path)
+				if buildKro {
+					k, err := localcluster.EnsureKro(ctx, os.Stderr)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(os.Stderr, "trellis: kro %s (the switch tests' peer): %s\n", localcluster.KroVersion, k.Path)
+				}
+				return nil
 			}
-			return up(ctx, stop, opts, upOptions{dataDir: dataDir, kubeconfig: kubeconfig, nodes: nodes, port: port})
+			if !cmd.Flags().Changed("zap-encoder") {
+				// A terminal, not a log pipeline: readable lines under the
+				// banner (`trellis controller` keeps JSON).
+				zap.ConsoleEncoder()(&opts.Zap)
+			}
+			return up(ctx, stop, opts, upOptions{dataDir: dataDir, kubeconfig: kubeconfig, nodes: nodes, port: port, awsLocal: awsLocal})
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep etcd data and certificates in this directory between runs (default: a fresh temporary cluster)")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig-out", defaultKubeconfigPath(), "where to write the admin kubeconfig")
 	cmd.Flags().IntVar(&nodes, "nodes", 1, "number of fake (kwok) nodes")
 	cmd.Flags().IntVar(&port, "port", 0, "apiserver port on 127.0.0.1 (default: a free port)")
+	cmd.Flags().BoolVar(&awsLocal, "aws-local", false, "also start a local AWS (moto_server: IAM, STS, EC2, RDS, Secrets Manager, SQS, S3, DynamoDB) and point the ACK controllers at it, for the seed demo with no AWS account")
 	cmd.Flags().BoolVar(&buildOnly, "build-only", false, "only build the local control-plane binary into the cache (if missing), then exit")
+	cmd.Flags().BoolVar(&buildKro, "build-kro", false, "with --build-only: also build kro's controller (the peer of the switch tests in pkg/kroswitch) into the cache")
 	opts.bindFlags(cmd.Flags(), "0", "0")
 	return cmd
 }
@@ -69,6 +88,7 @@ type upOptions struct {
 	kubeconfig string
 	nodes      int
 	port       int
+	awsLocal   bool
 }
 
 // up runs the local control plane and the controllers until ctx ends.
@@ -117,30 +137,69 @@ func up(ctx context.Context, restoreSignals func(), opts *controllerOptions, uo 
 		}()
 	}
 
+	if abs, err := filepath.Abs(kubeconfig); err == nil {
+		kubeconfig = abs
+	}
+	defer recordKubeconfig(kubeconfig)()
+
+	awsLine := ""
+	if uo.awsLocal {
+		srv, err := startLocalAWS(ctx, cluster.Config, filepath.Join(cluster.Dir, "logs"), opts)
+		if err != nil {
+			return fmt.Errorf("--aws-local: %w", err)
+		}
+		defer srv.Stop()
+		if kubeconfig != cluster.Kubeconfig {
+			// For `trellis demo`; removed with the kubeconfig.
+			ep := awsEndpointPath(kubeconfig)
+			if err := os.WriteFile(ep, []byte(srv.Endpoint+"\n"), 0o600); err != nil {
+				return err
+			}
+			defer os.Remove(ep)
+		}
+		awsLine = fmt.Sprintf("  local AWS:   %s (moto_server, region %s, state in memory; AWS_ENDPOINT_URL=%s with any key)\n",
+			srv.Endpoint, opts.ACK.Runtime.Region, srv.Endpoint)
+	}
+
 	ctrlCtx, cancelCtrl := context.WithCancel(ctx)
 	defer cancelCtrl()
 	ctrlErr := make(chan error, 1)
-	go func() { ctrlErr <- runControllers(ctrlCtx, cluster.Config, opts) }()
+	clusterUp := time.Since(start)
+	ready := make(chan struct{})
+	go func() { ctrlErr <- runControllersReady(ctrlCtx, cluster.Config, opts, ready) }()
+	// The banner says the controllers are up: wait until they are.
+	select {
+	case <-ready:
+	case err := <-ctrlErr:
+		if err == nil {
+			err = errors.New("stopped unexpectedly")
+		}
+		return fmt.Errorf("controllers: %w", err)
+	case <-cluster.Done():
+		return fmt.Errorf("local control plane failed: %w", cluster.Err())
+	case <-ctx.Done():
+		return nil
+	}
 
 	data := "temporary, removed on exit"
 	if uo.dataDir != "" {
 		data = "kept in " + lo.DataDir
 	}
 	fmt.Fprintf(os.Stderr, `
-trellis is up (%s): etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (%d fake node(s)), trellis controllers
+trellis is up in %s (control plane %s, then controllers %s): etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (%d fake node(s)), trellis controllers
 
   kubeconfig:  %s
   apiserver:   %s
   logs:        %s
   etcd data:   %s
-
+%s
   kubectl --kubeconfig %s get nodes
   trellis kubectl get nodes          (uses that kubeconfig)
   export KUBECONFIG=%s
 
 Press Ctrl-C to stop.
-`, time.Since(start).Round(100*time.Millisecond), lo.Nodes, kubeconfig, cluster.Host,
-		filepath.Join(cluster.Dir, "logs"), data, shellQuote(kubeconfig), shellQuote(kubeconfig))
+`, time.Since(start).Round(100*time.Millisecond), clusterUp.Round(100*time.Millisecond), (time.Since(start) - clusterUp).Round(100*time.Millisecond), lo.Nodes, kubeconfig, cluster.Host,
+		filepath.Join(cluster.Dir, "logs"), data, awsLine, shellQuote(kubeconfig), shellQuote(kubeconfig))
 
 	var runErr error
 	select {
@@ -163,6 +222,26 @@ Press Ctrl-C to stop.
 	}
 	cluster.Stop()
 	return runErr
+}
+
+// recordKubeconfig writes the pointer file that tells `trellis kubectl`
+// where this run's kubeconfig is; the returned function removes it again,
+// unless another run has replaced it meanwhile.
+func recordKubeconfig(path string) func() {
+	ptr := upPointerPath()
+	if err := os.MkdirAll(filepath.Dir(ptr), 0o755); err != nil {
+		fmt.Fprintf(os.Stderr, "trellis: warning: %v (trellis kubectl will not find this cluster)\n", err)
+		return func() {}
+	}
+	if err := os.WriteFile(ptr, []byte(path+"\n"), 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "trellis: warning: %v (trellis kubectl will not find this cluster)\n", err)
+		return func() {}
+	}
+	return func() {
+		if cur, err := os.ReadFile(ptr); err == nil && strings.TrimSpace(string(cur)) == path {
+			os.Remove(ptr)
+		}
+	}
 }
 
 func shellQuote(s string) string {

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/trellis-dev/trellis/pkg/cli"
+	"github.com/trellis-dev/trellis/pkg/identity"
 )
 
 // authorFlags are the flags shared by the RGD-author commands.
@@ -42,7 +44,7 @@ func (f *authorFlags) run(cmd *cobra.Command, do func(cli.Inputs, io.Writer, io.
 		return err
 	}
 	if !ok {
-		os.Exit(1)
+		return &exitError{code: 1}
 	}
 	return nil
 }
@@ -52,7 +54,7 @@ func (f *authorFlags) inputs(cmd *cobra.Command, online bool) (cli.Inputs, *cli.
 	if !online {
 		return in, nil, nil
 	}
-	c, err := cli.Connect(f.kubeconfig, f.context)
+	c, err := cli.Connect(clusterKubeconfig(f.kubeconfig, f.context), f.context)
 	if err != nil {
 		return in, nil, err
 	}
@@ -62,6 +64,7 @@ func (f *authorFlags) inputs(cmd *cobra.Command, online bool) (cli.Inputs, *cli.
 
 func newValidateCommand() *cobra.Command {
 	f := &authorFlags{}
+	var as string
 	cmd := &cobra.Command{
 		Use:   "validate -f rgd.yaml [-f more.yaml] [--crds dir/]",
 		Short: "Check ResourceGraphDefinitions without applying them",
@@ -73,20 +76,55 @@ use each other's kinds. With --kubeconfig or --context, kinds are resolved
 against that cluster instead.
 
 Problems are printed like a compiler's (file:line:column: path: message) and
-the exit code is 1.`,
+the exit code is 1.
+
+With --as <namespace>/<name>, each RGD is also checked the way the controller
+checks an RGD's identity (annotation trellis.dev/service-account): the
+ServiceAccount must be allowed every verb the instances use on every kind
+(SubjectAccessReviews against the cluster). {instance-namespace}/<name> is
+checked in the kubeconfig context's namespace.`,
 		Example: `  # check one RGD
   trellis validate -f webapp-rgd.yaml
 
-  # RGDs that use ACK kinds, with the ACK CRDs
-  trellis validate -f rds-rgd.yaml -f db-webstack-rgd.yaml --crds config/crd/ack/
+  # RGDs that use ACK kinds, with their CRDs (config/crd/ack/ has Bucket and
+  # Table; other AWS kinds need their CRDs from another folder)
+  trellis validate -f carts-rgd.yaml --crds config/crd/ack/
+  trellis validate -f rds-rgd.yaml --crds config/crd/ack/ --crds more-crds/
+
+  # may the ServiceAccount team-a/deployer do what the RGD's instances do?
+  trellis validate -f webapp-rgd.yaml --as team-a/deployer
 
   # from stdin, as a kubectl plugin
   cat rgd.yaml | kubectl trellis validate -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return f.run(cmd, cli.Validate)
+			if as == "" {
+				return f.run(cmd, cli.Validate)
+			}
+			id, err := identity.Parse(as)
+			if err != nil {
+				return fmt.Errorf("--as: %w", err)
+			}
+			in, c, err := f.inputs(cmd, true)
+			if err != nil {
+				return err
+			}
+			kube, err := kubernetes.NewForConfig(c.Config)
+			if err != nil {
+				return err
+			}
+			in.Identity = &cli.IdentityCheck{As: id, Namespace: c.Namespace, Access: identity.NewReviewer(kube)}
+			ok, err := cli.Validate(in, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &exitError{code: 1}
+			}
+			return nil
 		},
 	}
 	f.bind(cmd, true)
+	cmd.Flags().StringVar(&as, "as", "", "check that this ServiceAccount (<namespace>/<name> or {instance-namespace}/<name>) may do what each RGD's instances do, against the cluster")
 	return cmd
 }

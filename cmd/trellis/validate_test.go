@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,33 @@ func TestValidateCommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "webapp.kro.run: valid") {
 		t.Errorf("got %q", out.String())
+	}
+}
+
+// Exit codes: validate 0 valid / 1 problems; diff 2 for invalid input or
+// any error (here: a missing -f, an unreadable kubeconfig), so a CI gate can
+// tell a broken RGD from a change (1).
+func TestExitCodes(t *testing.T) {
+	bad := t.TempDir() + "/bad.yaml"
+	if err := os.WriteFile(bad, []byte("apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata:\n  name: x\nspec:\n  schema:\n    apiVersion: v1alpha1\n    kind: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"validate", "-f", "../../pkg/cli/testdata/seeds/000-webapp-rgd.yaml"}, 0},
+		{[]string{"validate", "-f", bad}, 1},
+		{[]string{"diff"}, 2},
+		{[]string{"diff", "-f", bad, "--kubeconfig", "/nonexistent/kubeconfig"}, 2},
+	} {
+		root := newRootCommand()
+		var out, errOut bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&errOut)
+		root.SetArgs(tc.args)
+		if got := run(root, &errOut); got != tc.want {
+			t.Errorf("trellis %v: exit %d, want %d\n%s%s", tc.args, got, tc.want, out.String(), errOut.String())
+		}
 	}
 }

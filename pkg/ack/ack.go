@@ -13,20 +13,18 @@ import (
 
 	"github.com/spf13/pflag"
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ackv1alpha1 "github.com/trellis-dev/trellis/api/ack/core/v1alpha1"
-	dynamodbv1alpha1 "github.com/trellis-dev/trellis/api/ack/dynamodb/v1alpha1"
-	s3v1alpha1 "github.com/trellis-dev/trellis/api/ack/s3/v1alpha1"
 	ackcrds "github.com/trellis-dev/trellis/config/crd/ack"
-	ackdynamodb "github.com/trellis-dev/trellis/pkg/ack/dynamodb"
 	ackrt "github.com/trellis-dev/trellis/pkg/ack/runtime"
-	acks3 "github.com/trellis-dev/trellis/pkg/ack/s3"
 )
 
 // Defaults.
@@ -65,6 +63,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Runtime.ResyncPeriod, "ack-resync-period", DefaultResyncPeriod, "how often synced ACK resources are read from AWS and drift corrected")
 	fs.DurationVar(&o.Runtime.NotSyncedRequeue, "ack-requeue-not-synced", DefaultNotSyncedRequeue, "requeue delay while an ACK resource has not reached its desired state")
 	fs.IntVar(&o.Runtime.MaxConcurrentSyncs, "ack-max-concurrent-syncs", 2, "parallel reconciles per ACK kind")
+	fs.StringVar(&o.Runtime.EndpointURL, "aws-endpoint-url", "", "send every AWS call to this endpoint, e.g. a local AWS-compatible server (default: AWS's endpoints; AWS_ENDPOINT_URL also works)")
 	fs.BoolVar(&o.Runtime.S3UsePathStyle, "ack-s3-use-path-style", false, "address S3 buckets path-style (for S3-compatible servers)")
 }
 
@@ -84,25 +83,14 @@ type service struct {
 	setup  func(mgr ctrl.Manager, aws *ackrt.AWS, cfg ackrt.Config) error
 }
 
-var services = []service{
-	{
-		name: "dynamodb", crds: []string{"tables.dynamodb.services.k8s.aws"}, scheme: dynamodbv1alpha1.AddToScheme,
-		setup: func(mgr ctrl.Manager, aws *ackrt.AWS, cfg ackrt.Config) error {
-			return (&ackrt.Reconciler[*dynamodbv1alpha1.Table]{
-				Manager: ackdynamodb.TableManager{}, AWS: aws, Config: cfg,
-				GVK: dynamodbv1alpha1.GroupVersion.WithKind("Table"),
-			}).SetupWithManager(mgr)
-		},
-	},
-	{
-		name: "s3", crds: []string{"buckets.s3.services.k8s.aws"}, scheme: s3v1alpha1.AddToScheme,
-		setup: func(mgr ctrl.Manager, aws *ackrt.AWS, cfg ackrt.Config) error {
-			return (&ackrt.Reconciler[*s3v1alpha1.Bucket]{
-				Manager: acks3.BucketManager{}, AWS: aws, Config: cfg,
-				GVK: s3v1alpha1.GroupVersion.WithKind("Bucket"),
-			}).SetupWithManager(mgr)
-		},
-	},
+// services holds every registered service, sorted by name; each service
+// registers itself from its own file (service_<name>.go) with register.
+var services []service
+
+// register adds a service; called from init in service_<name>.go.
+func register(s service) {
+	services = append(services, s)
+	sort.Slice(services, func(i, j int) bool { return services[i].name < services[j].name })
 }
 
 // ServiceNames lists the services trellis implements.
@@ -222,27 +210,10 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config, names []string, timeout 
 		if !want[crd.Name] {
 			continue
 		}
-		existing := &apiextv1.CustomResourceDefinition{}
-		err := c.Get(ctx, client.ObjectKey{Name: crd.Name}, existing)
-		switch {
-		case apierrors.IsNotFound(err):
-			if err := c.Create(ctx, crd.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("creating CRD %s: %w", crd.Name, err)
-			}
-		case err != nil:
-			return fmt.Errorf("reading CRD %s: %w", crd.Name, err)
-		default:
-			updated := existing.DeepCopy()
-			updated.Spec = crd.Spec
-			if updated.Labels == nil {
-				updated.Labels = map[string]string{}
-			}
-			for k, v := range crd.Labels {
-				updated.Labels[k] = v
-			}
-			if err := c.Update(ctx, updated); err != nil {
-				return fmt.Errorf("upgrading CRD %s: %w", crd.Name, err)
-			}
+		// The API server writes a new CRD's status meanwhile: a conflict
+		// means read again, not fail the start.
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error { return installCRD(ctx, c, crd) }); err != nil {
+			return err
 		}
 	}
 	for name := range want {
@@ -261,6 +232,42 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config, names []string, timeout 
 		if err != nil {
 			return fmt.Errorf("CRD %s not established: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// installCRD creates crd or upgrades the live one to it; an unchanged CRD
+// is not written (a restart must write nothing): a dry run applies the
+// server's defaults, so its result compares with the live CRD as is.
+func installCRD(ctx context.Context, c client.Client, crd *apiextv1.CustomResourceDefinition) error {
+	existing := &apiextv1.CustomResourceDefinition{}
+	err := c.Get(ctx, client.ObjectKey{Name: crd.Name}, existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := c.Create(ctx, crd.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating CRD %s: %w", crd.Name, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading CRD %s: %w", crd.Name, err)
+	}
+	updated := existing.DeepCopy()
+	updated.Spec = crd.Spec
+	if updated.Labels == nil {
+		updated.Labels = map[string]string{}
+	}
+	for k, v := range crd.Labels {
+		updated.Labels[k] = v
+	}
+	dry := updated.DeepCopy()
+	if err := c.Update(ctx, dry, client.DryRunAll); err != nil {
+		return fmt.Errorf("upgrading CRD %s (dry run): %w", crd.Name, err)
+	}
+	if equality.Semantic.DeepEqual(existing.Spec, dry.Spec) && equality.Semantic.DeepEqual(existing.Labels, dry.Labels) {
+		return nil
+	}
+	if err := c.Update(ctx, updated); err != nil {
+		return fmt.Errorf("upgrading CRD %s: %w", crd.Name, err)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,9 +33,11 @@ import (
 
 	ackv1alpha1 "github.com/trellis-dev/trellis/api/ack/core/v1alpha1"
 	dynamodbv1alpha1 "github.com/trellis-dev/trellis/api/ack/dynamodb/v1alpha1"
+	rdsv1alpha1 "github.com/trellis-dev/trellis/api/ack/rds/v1alpha1"
 	s3v1alpha1 "github.com/trellis-dev/trellis/api/ack/s3/v1alpha1"
 	"github.com/trellis-dev/trellis/pkg/ack"
 	"github.com/trellis-dev/trellis/pkg/ack/acktest"
+	"github.com/trellis-dev/trellis/pkg/bench"
 	"github.com/trellis-dev/trellis/pkg/operator"
 	"github.com/trellis-dev/trellis/pkg/testenv"
 )
@@ -96,7 +99,11 @@ type fixture struct {
 	s3     *s3.Client
 	ddb    *dynamodb.Client
 	// proxy counts the controllers' S3 requests (when started with one).
-	proxy *acktest.CountingProxy
+	proxy *acktest.Proxy
+	// moto is the moto server when the test runs on moto (then s3srv and
+	// ddbsrv are moto too); accountID is the account STS answers with.
+	moto      *acktest.Server
+	accountID string
 }
 
 type startOptions struct {
@@ -105,13 +112,24 @@ type startOptions struct {
 	s3Proxy bool
 	// operator also runs trellis's RGD and instance controllers.
 	operator bool
+	// moto serves every AWS API from one moto_server (instead of versitygw
+	// and dynalite); awsProxy then routes all of the controllers' AWS
+	// traffic through f.proxy.
+	moto, awsProxy bool
+	// motoServer, when set, is a moto the test started itself (e.g. behind
+	// its own proxy); it serves every AWS service.
+	motoServer *acktest.Server
 }
+
+// allOnMoto makes every start use moto: the S3 and DynamoDB suites' moto run.
+var allOnMoto bool
 
 func scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(s)
 	_ = s3v1alpha1.AddToScheme(s)
 	_ = dynamodbv1alpha1.AddToScheme(s)
+	_ = rdsv1alpha1.AddToScheme(s)
 	return s
 }
 
@@ -119,10 +137,25 @@ func scheme() *runtime.Scheme {
 func start(t *testing.T, so startOptions) *fixture {
 	t.Helper()
 	env := testenv.Current(t)
-	f := &fixture{t: t, s3srv: acktest.StartS3(t), ddbsrv: acktest.StartDynamoDB(t)}
-	acktest.SetAWSEnv(t, f.s3srv, f.ddbsrv, nil)
+	f := &fixture{t: t, accountID: ack.DefaultAccountID}
+	if so.motoServer != nil {
+		f.moto = so.motoServer
+		f.s3srv, f.ddbsrv, f.accountID = f.moto, f.moto, acktest.MotoAccountID
+		acktest.SetMotoEnv(t, f.moto)
+	} else if so.moto || allOnMoto {
+		f.moto = acktest.StartMoto(t)
+		f.s3srv, f.ddbsrv, f.accountID = f.moto, f.moto, acktest.MotoAccountID
+		acktest.SetMotoEnv(t, f.moto)
+		if so.awsProxy {
+			f.proxy = acktest.NewProxy(t, f.moto.Endpoint)
+			t.Setenv("AWS_ENDPOINT_URL", f.proxy.Endpoint)
+		}
+	} else {
+		f.s3srv, f.ddbsrv = acktest.StartS3(t), acktest.StartDynamoDB(t)
+		acktest.SetAWSEnv(t, f.s3srv, f.ddbsrv, nil)
+	}
 	if so.s3Proxy {
-		f.proxy = acktest.NewCountingProxy(t, f.s3srv.Endpoint)
+		f.proxy = acktest.NewProxy(t, f.s3srv.Endpoint)
 		t.Setenv("AWS_ENDPOINT_URL_S3", f.proxy.Endpoint)
 	}
 	edit := so.edit
@@ -184,7 +217,7 @@ func start(t *testing.T, so startOptions) *fixture {
 		o.UsePathStyle = true
 		o.BaseEndpoint = aws.String(f.s3srv.Endpoint)
 	})
-	f.ddb = dynamodb.NewFromConfig(cfg)
+	f.ddb = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(f.ddbsrv.Endpoint) })
 	// Delete what the test left, with the controllers still running.
 	t.Cleanup(func() { f.cleanup() })
 	return f
@@ -248,6 +281,11 @@ func conditionsOf(obj client.Object) *ackv1alpha1.ResourceStatus {
 		return &o.Status.ResourceStatus
 	case *dynamodbv1alpha1.Table:
 		return &o.Status.ResourceStatus
+	}
+	if o, ok := obj.(interface {
+		ACKStatus() *ackv1alpha1.ResourceStatus
+	}); ok {
+		return o.ACKStatus()
 	}
 	panic("unknown kind")
 }
@@ -332,7 +370,7 @@ func TestBucketManifest(t *testing.T) {
 	}
 	f.waitCondition(b, ackv1alpha1.ConditionTypeResourceSynced, corev1.ConditionTrue)
 	if got := b.Status.ACKResourceMetadata; got == nil || aws.ToString((*string)(got.ARN)) != "arn:aws:s3:::"+name ||
-		aws.ToString((*string)(got.Region)) != acktest.Region || aws.ToString((*string)(got.OwnerAccountID)) != ack.DefaultAccountID {
+		aws.ToString((*string)(got.Region)) != acktest.Region || aws.ToString((*string)(got.OwnerAccountID)) != f.accountID {
 		t.Fatalf("ackResourceMetadata %+v", got)
 	}
 	if c := b.Status.GetCondition(ackv1alpha1.ConditionTypeReady); c == nil || c.Status != corev1.ConditionTrue {
@@ -850,6 +888,28 @@ func TestInstallCRDsOverACKs(t *testing.T) {
 	if w := spec.Properties["website"]; w.XPreserveUnknownFields == nil || !*w.XPreserveUnknownFields {
 		t.Fatalf("ACK's website field not kept: %+v", w)
 	}
+	// A restart installs the same CRD again: that must write nothing.
+	before := crdWrites(ctx, t, env)
+	if err := ack.InstallCRDs(ctx, env.Config, []string{acks.Name}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if w := crdWrites(ctx, t, env).Sub(before); w.Total() != 0 {
+		t.Fatalf("installing an unchanged CRD wrote %v", w.Breakdown())
+	}
+}
+
+// crdWrites reads the API server's count of CRD writes (dry runs excluded).
+func crdWrites(ctx context.Context, t *testing.T, env *testenv.Env) bench.Requests {
+	t.Helper()
+	raw, err := kubernetes.NewForConfigOrDie(env.Config).CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples, err := bench.ParseMetric(bytes.NewReader(raw), "apiserver_request_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bench.RequestsFromSamples(samples).Mutating().Resources("customresourcedefinitions")
 }
 
 // Adopting a bucket that does not exist yet is retried until it appears.

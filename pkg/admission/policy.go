@@ -18,7 +18,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-logr/logr"
 	admv1 "k8s.io/api/admissionregistration/v1"
@@ -160,23 +162,47 @@ type Policies struct {
 	kube        kubernetes.Interface
 	log         logr.Logger
 	unavailable atomic.Bool
+
+	// Settle is how long a kind must have been in the API server's
+	// /openapi/v3 before its first binding is created (see Ensure).
+	Settle time.Duration
+	// published records when each kind was first seen in /openapi/v3.
+	published sync.Map // schema.GroupVersionKind → time.Time
 }
+
+// DefaultSettle covers two refreshes of the API server's admission type
+// converter, which re-reads /openapi/v3 every 5 s.
+const DefaultSettle = 11 * time.Second
 
 // NewPolicies returns a policy manager writing through kube.
 func NewPolicies(kube kubernetes.Interface, log logr.Logger) *Policies {
-	return &Policies{kube: kube, log: log}
+	return &Policies{kube: kube, log: log, Settle: DefaultSettle}
 }
 
-// Ensure makes the policy and binding for owner's instances match s,
-// writing only what differs.
-func (p *Policies) Ensure(ctx context.Context, owner Owner, gvr schema.GroupVersionResource, s Stamp) error {
+// Ensure makes the policy and binding for owner's instances (of kind gvk,
+// served as gvr) match s, writing only what differs.
+//
+// A bound policy that matches a kind the API server's admission type
+// converter has not yet read from /openapi/v3 fails every create of that
+// kind with 503 "Resource kind … not found". So the first binding of a new
+// kind waits until the kind has been published for Settle; Ensure then
+// returns how long to wait before calling again. Until the binding exists
+// the instance controller stamps new instances with its own patch.
+func (p *Policies) Ensure(ctx context.Context, owner Owner, gvk schema.GroupVersionKind, gvr schema.GroupVersionResource, s Stamp) (time.Duration, error) {
 	if p.unavailable.Load() {
-		return nil
+		return 0, nil
 	}
 	policy, binding := Build(owner, gvr, s)
 	api := p.kube.AdmissionregistrationV1()
+	var wait time.Duration
 	err := ensure(ctx, policy, api.MutatingAdmissionPolicies())
 	if err == nil {
+		_, err = api.MutatingAdmissionPolicyBindings().Get(ctx, binding.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			wait, err = p.untilSettled(ctx, gvk)
+		}
+	}
+	if err == nil && wait == 0 {
 		err = ensure(ctx, binding, api.MutatingAdmissionPolicyBindings())
 	}
 	switch {
@@ -184,13 +210,72 @@ func (p *Policies) Ensure(ctx context.Context, owner Owner, gvr schema.GroupVers
 		// Create answers NotFound only when the resource is not served.
 		p.unavailable.Store(true)
 		p.log.Info("MutatingAdmissionPolicy is not served: new instances get their finalizer and labels with a patch", "error", err.Error())
-		return nil
+		return 0, nil
 	case apierrors.IsForbidden(err):
 		p.unavailable.Store(true)
 		p.log.Info("not allowed to manage MutatingAdmissionPolicies (grant get, create, update, delete on mutatingadmissionpolicies and mutatingadmissionpolicybindings): new instances get their finalizer and labels with a patch", "error", err.Error())
-		return nil
+		return 0, nil
 	}
-	return err
+	return wait, err
+}
+
+// untilSettled returns how much longer gvk must stay published in
+// /openapi/v3 before a policy may match it (0: it may now).
+func (p *Policies) untilSettled(ctx context.Context, gvk schema.GroupVersionKind) (time.Duration, error) {
+	if seen, ok := p.published.Load(gvk); ok {
+		return max(0, p.Settle-time.Since(seen.(time.Time))), nil
+	}
+	ok, err := inOpenAPI(p.kube, gvk)
+	if err != nil {
+		return 0, fmt.Errorf("reading /openapi/v3 for %s: %w", gvk, err)
+	}
+	if !ok {
+		return time.Second, nil // the API server publishes a new CRD within moments
+	}
+	p.published.Store(gvk, time.Now())
+	if p.Settle <= 0 {
+		return 0, nil
+	}
+	return p.Settle, nil
+}
+
+// inOpenAPI reports whether the API server's OpenAPI v3 document for gvk's
+// group-version describes gvk.
+func inOpenAPI(kube kubernetes.Interface, gvk schema.GroupVersionKind) (bool, error) {
+	paths, err := kube.Discovery().OpenAPIV3().Paths()
+	if err != nil {
+		return false, err
+	}
+	prefix := "apis/"
+	if gvk.Group == "" {
+		prefix = "api/"
+	}
+	gv, ok := paths[prefix+gvk.GroupVersion().String()]
+	if !ok {
+		return false, nil
+	}
+	raw, err := gv.Schema("application/json")
+	if err != nil {
+		return false, err
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				GVKs []struct{ Group, Version, Kind string } `json:"x-kubernetes-group-version-kind"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return false, err
+	}
+	for _, sch := range doc.Components.Schemas {
+		for _, k := range sch.GVKs {
+			if k.Group == gvk.Group && k.Version == gvk.Version && k.Kind == gvk.Kind {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // Remove deletes the policy and binding of an RGD; instances created from

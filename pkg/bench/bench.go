@@ -11,9 +11,7 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -53,6 +51,11 @@ var (
 // EndpointSlices, CRDs).
 var CountedResources = []string{"configmaps", "secrets", "serviceaccounts", "services", "benchapps", "floorapps"}
 
+// EventResource is counted on its own row: Events are written by trellis
+// (and by any other component of the cluster: the counter cannot tell
+// them apart) and are not part of the workload's writes.
+const EventResource = "events"
+
 // ChangeLabel is the label the RGD change adds to the config template.
 const ChangeLabel = "bench.trellis.dev/rev"
 
@@ -76,6 +79,10 @@ type Options struct {
 	// Settle is waited after all-ACTIVE (and after a change) before the
 	// "after" scrape, so trailing writes are counted (default 5 s).
 	Settle time.Duration
+	// LargeN, if set, adds one run at that N (--scale: 20,000) after Ns:
+	// floor and trellis creation, controller memory and deletion, no idle,
+	// restart or RGD change.
+	LargeN int
 	// ScaleN and ScaleWorkers: the worker comparison (default N=1000, 1 and
 	// 4 workers). ScaleN 0 skips it.
 	ScaleN       int
@@ -108,6 +115,8 @@ type Options struct {
 	Version string
 	// Log receives progress (default stderr).
 	Log io.Writer
+	// FeatureGates of the local kube-apiserver (e.g. ShardedListAndWatch).
+	FeatureGates map[string]bool
 }
 
 func (o *Options) defaults() {
@@ -168,7 +177,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}}
 	if r.cluster == nil {
 		r.logf("starting a local control plane (etcd, kube-apiserver, kube-controller-manager)")
-		c, err := localcluster.Start(ctx, localcluster.Options{ControllerManager: true, Profiling: o.ProfileDir != "", Log: o.Log})
+		c, err := localcluster.Start(ctx, localcluster.Options{ControllerManager: true, Profiling: o.ProfileDir != "", Log: o.Log, FeatureGates: o.FeatureGates})
 		if err != nil {
 			return nil, err
 		}
@@ -213,8 +222,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			_ = r.kube.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), r.warmupNS, metav1.DeleteOptions{})
 		}
 	}()
-	for _, n := range o.Ns {
-		run := Row{N: n}
+	sizes := o.Ns
+	if o.LargeN > 0 {
+		sizes = append(append([]int(nil), o.Ns...), o.LargeN)
+	}
+	for i, n := range sizes {
+		// The --scale run: creation, memory and deletion, once.
+		large := i == len(o.Ns)
+		run := Row{N: n, Scale: large}
 		if run.Floor, err = r.floor(ctx, n, false, o.Concurrency); err != nil {
 			return rep, fmt.Errorf("floor N=%d: %w", n, err)
 		}
@@ -225,11 +240,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			run.FloorApply = &fa
 		}
-		if run.Trellis, err = r.trellis(ctx, n, o.Workers, true); err != nil {
+		if run.Trellis, err = r.trellis(ctx, n, o.Workers, !large); err != nil {
 			return rep, fmt.Errorf("trellis N=%d: %w", n, err)
 		}
-		run.Pairs = append(run.Pairs, NewPair(run.Floor.Seconds, run.Trellis.Seconds))
-		for i := 1; i < o.Repeat; i++ {
+		run.Pairs = append(run.Pairs, pairOf(run.Floor, run.Trellis))
+		for i := 1; i < o.Repeat && !large; i++ {
 			f, err := r.floor(ctx, n, false, o.Concurrency)
 			if err != nil {
 				return rep, fmt.Errorf("floor N=%d (repetition %d): %w", n, i+1, err)
@@ -238,7 +253,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			if err != nil {
 				return rep, fmt.Errorf("trellis N=%d (repetition %d): %w", n, i+1, err)
 			}
-			run.Pairs = append(run.Pairs, NewPair(f.Seconds, t.Seconds))
+			run.Pairs = append(run.Pairs, pairOf(f, t))
 		}
 		run.Summarize()
 		rep.Runs = append(rep.Runs, run)
@@ -300,128 +315,6 @@ func instanceNames(n int) []string {
 	return out
 }
 
-// scrape reads the apiserver's request counters.
-func (r *runner) scrape(ctx context.Context) (Requests, error) {
-	raw, err := r.rest.Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("apiserver /metrics: %w", err)
-	}
-	samples, err := ParseMetric(strings.NewReader(string(raw)), "apiserver_request_total")
-	if err != nil {
-		return nil, err
-	}
-	if len(samples) == 0 {
-		return nil, fmt.Errorf("apiserver /metrics has no apiserver_request_total")
-	}
-	return RequestsFromSamples(samples), nil
-}
-
-// watchTraffic is what the apiserver sent to watchers: events and bytes.
-type watchTraffic struct{ events, bytes float64 }
-
-// scrapeWatch reads apiserver_watch_events_total and
-// apiserver_watch_events_sizes_sum, summed over all resources.
-func (r *runner) scrapeWatch(ctx context.Context) watchTraffic {
-	raw, err := r.rest.Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return watchTraffic{}
-	}
-	var w watchTraffic
-	for name, dst := range map[string]*float64{"apiserver_watch_events_total": &w.events, "apiserver_watch_events_sizes_sum": &w.bytes} {
-		samples, _ := ParseMetric(strings.NewReader(string(raw)), name)
-		for _, s := range samples {
-			*dst += s.Value
-		}
-	}
-	return w
-}
-
-func (w watchTraffic) perInstance(before watchTraffic, n int) (events, kib float64) {
-	return round(perInstance(w.events-before.events, n), 1), round(perInstance(w.bytes-before.bytes, n)/1024, 1)
-}
-
-// controllerWrites reads the controller's own count of its writes.
-func controllerWrites(ctx context.Context, c Controller) (float64, bool) {
-	url := c.MetricsURL()
-	if url == "" {
-		return 0, false
-	}
-	body, err := httpBody(ctx, url)
-	if err != nil {
-		return 0, false
-	}
-	samples, err := ParseMetric(strings.NewReader(body), "rest_client_requests_total")
-	if err != nil {
-		return 0, false
-	}
-	return ClientWrites(samples), true
-}
-
-// controllerQueue reads the controller's instance workqueue counters.
-func controllerQueue(ctx context.Context, c Controller) (QueueCounters, bool) {
-	url := c.MetricsURL()
-	if url == "" {
-		return QueueCounters{}, false
-	}
-	body, err := httpBody(ctx, url)
-	if err != nil {
-		return QueueCounters{}, false
-	}
-	q, err := ParseQueue(body, "instances")
-	return q, err == nil
-}
-
-// quietLimit bounds waiting for the controller's queue to drain; a
-// controller that never quiets down is reported by the figures, not waited for.
-const quietLimit = 5 * time.Minute
-
-// waitQuiet waits until the controller's instance queue is empty and no
-// reconcile is running (twice in a row, 250 ms apart), so that the "after"
-// scrape includes the passes queued behind the last ACTIVE. It returns when
-// the queue first became quiet, or false when the controller has no metrics
-// or does not quiet down within limit.
-func waitQuiet(ctx context.Context, c Controller, limit time.Duration) (time.Time, bool) {
-	if c.MetricsURL() == "" {
-		return time.Time{}, false
-	}
-	deadline := time.Now().Add(limit)
-	var since time.Time
-	for time.Now().Before(deadline) {
-		q, ok := controllerQueue(ctx, c)
-		now := time.Now()
-		switch {
-		case !ok:
-			return time.Time{}, false
-		case q.Depth == 0 && q.Unfinished == 0:
-			if since.IsZero() {
-				since = now
-			} else {
-				return since, true
-			}
-		default:
-			since = time.Time{}
-		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, false
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-	return time.Time{}, false
-}
-
-// cpu returns the CPU seconds of the apiserver and etcd.
-func (r *runner) cpu() (api, etcd float64) {
-	pids := r.cluster.Pids()
-	if ps, err := ReadProc(pids["kube-apiserver"]); err == nil {
-		api = ps.CPUSeconds
-	}
-	if ps, err := ReadProc(pids["etcd"]); err == nil {
-		etcd = ps.CPUSeconds
-	}
-	return api, etcd
-}
-
 // namespace creates ns and waits until kube-controller-manager has written
 // what it writes into every new namespace (default ServiceAccount,
 // kube-root-ca.crt), so those writes fall before the first scrape.
@@ -455,78 +348,6 @@ func (r *runner) dropNamespace(ctx context.Context, ns string) {
 	}
 }
 
-func (r *runner) floor(ctx context.Context, n int, apply bool, concurrency int) (Floor, error) {
-	var f Floor
-	ns, what := fmt.Sprintf("bench-floor-%d", n), "floor"
-	if apply {
-		ns, what = fmt.Sprintf("bench-floor-apply-%d", n), "floor (apply)"
-	}
-	r.logf("%s N=%d (namespace %s, concurrency %d)", what, n, ns, concurrency)
-	if err := r.namespace(ctx, ns); err != nil {
-		return f, err
-	}
-	defer r.dropNamespace(context.WithoutCancel(ctx), ns)
-	names := instanceNames(n)
-	tr, err := newTracker(ctx, r.dyn, ns, floorGVR, names, "")
-	if err != nil {
-		return f, err
-	}
-	defer tr.stop()
-	wctx, cancel := context.WithTimeout(ctx, r.o.Timeout)
-	defer cancel()
-	fc := &floorClient{kube: r.kube, dyn: r.dyn, ns: ns}
-
-	if err := r.floorWarmup(ctx); err != nil {
-		return f, fmt.Errorf("warm-up: %w", err)
-	}
-	before, err := r.scrape(ctx)
-	if err != nil {
-		return f, err
-	}
-	w0 := r.scrapeWatch(ctx)
-	api0, etcd0 := r.cpu()
-	m0, _ := ReadCPUTimes()
-	apiProfile := r.apiserverProfile(ctx, "apiserver-"+ns, profileSeconds)
-	defer apiProfile()
-	start := time.Now()
-	create := fc.createOne
-	if apply {
-		create = fc.applyOne
-	}
-	if err := forEach(wctx, names, concurrency, create); err != nil {
-		return f, err
-	}
-	done, err := tr.wait(wctx, "floor ACTIVE", r.logf, func(c counts) bool { return c.Active == n && c.Children == n*childrenPerInstance })
-	if err != nil {
-		return f, err
-	}
-	f.Seconds = round(done.Sub(start).Seconds(), 2)
-	api1, etcd1 := r.cpu()
-	m1, _ := ReadCPUTimes()
-	f.APIServerCPU, f.EtcdCPU = round(api1-api0, 2), round(etcd1-etcd0, 2)
-	f.BusyCores = round(BusyCores(m0, m1, runtime.NumCPU()), 2)
-	time.Sleep(r.o.Settle)
-	after, err := r.scrape(ctx)
-	if err != nil {
-		return f, err
-	}
-	f.WatchEventsPerInstance, f.WatchKiBPerInstance = r.scrapeWatch(ctx).perInstance(w0, n)
-	w := after.Sub(before).Mutating().Resources(CountedResources...)
-	f.Writes, f.WritesPerInstance, f.Breakdown = w.Total(), round(perInstance(w.Total(), n), 2), w.Breakdown()
-	r.logf("%s N=%d: %.2fs, %.2f writes/instance", what, n, f.Seconds, f.WritesPerInstance)
-
-	start = time.Now()
-	if err := forEach(wctx, names, concurrency, fc.deleteOne); err != nil {
-		return f, err
-	}
-	done, err = tr.wait(wctx, "floor objects gone", r.logf, func(c counts) bool { return c.Children == 0 && c.Instances == 0 })
-	if err != nil {
-		return f, err
-	}
-	f.DeleteSeconds = round(done.Sub(start).Seconds(), 2)
-	return f, nil
-}
-
 // warmupNamespace is the namespace of every warm-up, created once.
 func (r *runner) warmupNamespace(ctx context.Context) (string, error) {
 	if r.warmupNS == "" {
@@ -536,321 +357,6 @@ func (r *runner) warmupNamespace(ctx context.Context) (string, error) {
 		r.warmupNS = "bench-warmup"
 	}
 	return r.warmupNS, nil
-}
-
-// floorWarmup creates and deletes one FloorApp with its children, so the
-// floor, like trellis, is measured on a warm apiserver and client.
-func (r *runner) floorWarmup(ctx context.Context) error {
-	ns, err := r.warmupNamespace(ctx)
-	if err != nil {
-		return err
-	}
-	fc := &floorClient{kube: r.kube, dyn: r.dyn, ns: ns}
-	if err := fc.createOne(ctx, "warmup"); err != nil {
-		return err
-	}
-	return fc.deleteOne(ctx, "warmup")
-}
-
-// applyRGD applies the benchmark RGD, with ChangeLabel=rev on the config
-// template when rev is not empty.
-func (r *runner) applyRGD(ctx context.Context, rev string) error {
-	u := r.rgd.DeepCopy()
-	if rev != "" {
-		res, _, _ := unstructured.NestedSlice(u.Object, "spec", "resources")
-		first := res[0].(map[string]any)
-		if err := unstructured.SetNestedField(first, rev, "template", "metadata", "labels", ChangeLabel); err != nil {
-			return err
-		}
-		if err := unstructured.SetNestedSlice(u.Object, res, "spec", "resources"); err != nil {
-			return err
-		}
-	}
-	_, err := r.dyn.Resource(rgdGVR).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: "trellis-bench", Force: true})
-	return err
-}
-
-func benchApp(ns, name string) *unstructured.Unstructured {
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": benchGVR.GroupVersion().String(), "kind": "BenchApp",
-		"metadata": map[string]any{"name": name, "namespace": ns},
-		"spec":     map[string]any{"name": name},
-	}}
-}
-
-// warmup brings one instance to ACTIVE and deletes it again, so the
-// controller has registered the kind and started its informers before the
-// measured phase (a running controller is warm).
-func (r *runner) warmup(ctx context.Context) error {
-	ns, err := r.warmupNamespace(ctx)
-	if err != nil {
-		return err
-	}
-	tr, err := newTracker(ctx, r.dyn, ns, benchGVR, []string{"warmup"}, "")
-	if err != nil {
-		return err
-	}
-	defer tr.stop()
-	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	err = wait.PollUntilContextTimeout(wctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := r.dyn.Resource(benchGVR).Namespace(ns).Create(ctx, benchApp(ns, "warmup"), metav1.CreateOptions{})
-		return err == nil, nil // the kind may not be served yet
-	})
-	if err != nil {
-		return fmt.Errorf("create warm-up instance: %w", err)
-	}
-	if _, err := tr.wait(wctx, "warm-up ACTIVE", r.logf, func(c counts) bool { return c.Active == 1 }); err != nil {
-		return err
-	}
-	if err := r.dyn.Resource(benchGVR).Namespace(ns).Delete(wctx, "warmup", metav1.DeleteOptions{}); err != nil {
-		return err
-	}
-	_, err = tr.wait(wctx, "warm-up gone", r.logf, func(c counts) bool { return c.Instances == 0 && c.Children == 0 })
-	return err
-}
-
-// trellis runs one trellis phase: create N → all ACTIVE; with full, also the
-// idle window (at IdleN), the RGD change and the deletion figures.
-func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trellis, error) {
-	t := Trellis{Workers: workers}
-	ns := fmt.Sprintf("bench-trellis-%d-w%d", n, workers)
-	r.logf("trellis N=%d workers=%d (namespace %s)", n, workers, ns)
-	logPath := filepath.Join(r.o.LogDir, fmt.Sprintf("controller-%d-w%d.log", n, workers))
-	c, err := r.o.Controller(ctx, r.cluster.Kubeconfig, workers, logPath)
-	if err != nil {
-		return t, err
-	}
-	defer c.Stop()
-	if err := r.applyRGD(ctx, ""); err != nil {
-		return t, fmt.Errorf("apply RGD: %w", err)
-	}
-	if err := waitCRD(ctx, r.ext, benchGVR.Resource+"."+benchGVR.Group); err != nil {
-		return t, fmt.Errorf("BenchApp CRD not established: %w (controller log: %s)", err, logPath)
-	}
-	if err := r.warmup(ctx); err != nil {
-		return t, fmt.Errorf("warm-up: %w (controller log: %s)", err, logPath)
-	}
-	if err := r.namespace(ctx, ns); err != nil {
-		return t, err
-	}
-	defer r.dropNamespace(context.WithoutCancel(ctx), ns)
-	names := instanceNames(n)
-	tr, err := newTracker(ctx, r.dyn, ns, benchGVR, names, ChangeLabel+"=2")
-	if err != nil {
-		return t, err
-	}
-	defer tr.stop()
-	wctx, cancel := context.WithTimeout(ctx, r.o.Timeout)
-	defer cancel()
-
-	before, err := r.scrape(ctx)
-	if err != nil {
-		return t, err
-	}
-	w0 := r.scrapeWatch(ctx)
-	cw0, hasCW := controllerWrites(ctx, c)
-	q0, hasQ := controllerQueue(ctx, c)
-	api0, etcd0 := r.cpu()
-	var cpu0 float64
-	if pid := c.Pid(); pid != 0 {
-		if ps, err := ReadProc(pid); err == nil {
-			cpu0 = ps.CPUSeconds
-		}
-	}
-	profiling := full && r.o.ProfileDir != ""
-	if profiling {
-		if err := os.MkdirAll(r.o.ProfileDir, 0o755); err != nil {
-			return t, err
-		}
-		path, _ := filepath.Abs(filepath.Join(r.o.ProfileDir, fmt.Sprintf("controller-%d-w%d.cpu.pprof", n, workers)))
-		if err := c.StartProfile(path); err != nil {
-			r.logf("cpu profile: %v", err)
-			profiling = false
-		}
-	}
-	m0, _ := ReadCPUTimes()
-	if full {
-		defer r.apiserverProfile(ctx, fmt.Sprintf("apiserver-trellis-%d", n), profileSeconds)()
-	}
-	start := time.Now()
-	create := func(ctx context.Context, name string) error {
-		_, err := r.dyn.Resource(benchGVR).Namespace(ns).Create(ctx, benchApp(ns, name), metav1.CreateOptions{})
-		return err
-	}
-	if err := forEach(wctx, names, r.o.Concurrency, create); err != nil {
-		return t, err
-	}
-	t.CreatesSeconds = round(time.Since(start).Seconds(), 2)
-	done, err := tr.wait(wctx, "instances ACTIVE", r.logf, func(c counts) bool { return c.Active == n })
-	if err != nil {
-		return t, fmt.Errorf("%w (controller log: %s)", err, logPath)
-	}
-	t.Seconds = round(done.Sub(start).Seconds(), 2)
-	if profiling {
-		if err := c.StopProfile(); err != nil {
-			r.logf("cpu profile: %v", err)
-		}
-	}
-	if q1, ok := controllerQueue(ctx, c); ok && hasQ {
-		t.Queue = NewQueue(q1.Sub(q0), n)
-	}
-	api1, etcd1 := r.cpu()
-	m1, _ := ReadCPUTimes()
-	t.APIServerCPU, t.EtcdCPU = round(api1-api0, 2), round(etcd1-etcd0, 2)
-	t.BusyCores = round(BusyCores(m0, m1, runtime.NumCPU()), 2)
-	if profiling {
-		path, _ := filepath.Abs(filepath.Join(r.o.ProfileDir, fmt.Sprintf("controller-%d-w%d.heap.pprof", n, workers)))
-		if err := c.HeapProfile(path); err != nil {
-			r.logf("heap profile: %v", err)
-		}
-	}
-	if pid := c.Pid(); pid != 0 {
-		if ps, err := ReadProc(pid); err == nil {
-			t.Controller.CPUSecondsActive = round(ps.CPUSeconds-cpu0, 2)
-			t.Controller.RSSAtActiveMiB = round(mib(ps.RSS), 1)
-		}
-	}
-	r.logf("trellis N=%d workers=%d: all ACTIVE after %.2fs (creates took %.2fs)", n, workers, t.Seconds, t.CreatesSeconds)
-	if quiet, ok := waitQuiet(ctx, c, quietLimit); ok {
-		t.QuietSeconds = round(quiet.Sub(start).Seconds(), 2)
-		r.logf("controller queue drained %.2fs after the first create", t.QuietSeconds)
-	}
-	time.Sleep(r.o.Settle)
-	after, err := r.scrape(ctx)
-	if err != nil {
-		return t, err
-	}
-	t.WatchEventsPerInstance, t.WatchKiBPerInstance = r.scrapeWatch(ctx).perInstance(w0, n)
-	w := after.Sub(before).Mutating().Resources(CountedResources...)
-	t.Writes, t.WritesPerInstance, t.Breakdown = w.Total(), round(perInstance(w.Total(), n), 2), w.Breakdown()
-	if hasCW {
-		if cw1, ok := controllerWrites(ctx, c); ok {
-			v := cw1 - cw0
-			t.ControllerWrites = &v
-		}
-	}
-	r.logf("trellis N=%d: %.2f writes/instance: %s", n, t.WritesPerInstance, summary(t.Breakdown, n))
-	var frequent []Line // at least one request per hundred instances
-	for _, l := range after.Sub(before).Breakdown() {
-		if l.Count*100 >= float64(n) {
-			frequent = append(frequent, l)
-		}
-	}
-	r.logf("trellis N=%d: all requests per instance (reads included): %s", n, summary(frequent, n))
-
-	if full && n == r.o.IdleN && r.o.Idle > 0 {
-		r.logf("idle window: %s with %d instances ACTIVE", r.o.Idle, n)
-		cwi0, _ := controllerWrites(ctx, c)
-		time.Sleep(r.o.Idle)
-		idleAfter, err := r.scrape(ctx)
-		if err != nil {
-			return t, err
-		}
-		all := idleAfter.Sub(after).Mutating()
-		iw := all.Resources(CountedResources...)
-		t.Idle = &Idle{Seconds: r.o.Idle.Seconds(), Writes: iw.Total(), WritesPerMin: round(iw.Total()/r.o.Idle.Minutes(), 1),
-			AllWrites: all.Total(), Breakdown: iw.Breakdown(), OtherWrites: all.Without(CountedResources...).Breakdown()}
-		if cwi1, ok := controllerWrites(ctx, c); ok && hasCW {
-			v := cwi1 - cwi0
-			t.Idle.ControllerRaw = &v
-		}
-		r.logf("idle: %.0f workload writes in %s (controller's own count: %s)", iw.Total(), r.o.Idle, opt(t.Idle.ControllerRaw, "%.0f"))
-		after = idleAfter
-	}
-
-	if full {
-		r.logf("RGD change: label %s=2 on the config template", ChangeLabel)
-		start := time.Now()
-		if err := r.applyRGD(ctx, "2"); err != nil {
-			return t, err
-		}
-		done, err := tr.wait(wctx, "RGD change on all instances", r.logf, func(c counts) bool { return c.Labelled == n })
-		if err != nil {
-			return t, err
-		}
-		ch := &Change{Seconds: round(done.Sub(start).Seconds(), 2)}
-		if quiet, ok := waitQuiet(ctx, c, quietLimit); ok {
-			ch.QuietSeconds = round(quiet.Sub(start).Seconds(), 2)
-		}
-		time.Sleep(r.o.Settle)
-		changed, err := r.scrape(ctx)
-		if err != nil {
-			return t, err
-		}
-		cw := changed.Sub(after).Mutating().Resources(CountedResources...)
-		ch.Writes, ch.WritesPerInstance, ch.Breakdown = cw.Total(), round(perInstance(cw.Total(), n), 2), cw.Breakdown()
-		t.Change = ch
-		after = changed
-		r.logf("RGD change reached %d instances in %.2fs, %.2f writes/instance", n, ch.Seconds, ch.WritesPerInstance)
-	}
-
-	start = time.Now()
-	del := func(ctx context.Context, name string) error {
-		err := r.dyn.Resource(benchGVR).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return err
-	}
-	if err := forEach(wctx, names, r.o.Concurrency, del); err != nil {
-		return t, err
-	}
-	gone, err := tr.wait(wctx, "children gone", r.logf, func(c counts) bool { return c.Children == 0 })
-	if err != nil {
-		return t, err
-	}
-	instGone, err := tr.wait(wctx, "instances gone", r.logf, func(c counts) bool { return c.Instances == 0 })
-	if err != nil {
-		return t, err
-	}
-	d := &Delete{Seconds: round(gone.Sub(start).Seconds(), 2), InstancesGoneSeconds: round(instGone.Sub(start).Seconds(), 2)}
-	waitQuiet(ctx, c, quietLimit)
-	time.Sleep(r.o.Settle)
-	if deleted, err := r.scrape(ctx); err == nil {
-		dw := deleted.Sub(after).Mutating().Resources(CountedResources...)
-		d.Writes, d.WritesPerInstance, d.Breakdown = dw.Total(), round(perInstance(dw.Total(), n), 2), dw.Breakdown()
-	}
-	t.Delete = d
-	r.logf("deleted %d instances: children gone after %.2fs, instances after %.2fs", n, d.Seconds, d.InstancesGoneSeconds)
-
-	if pid := c.Pid(); pid != 0 {
-		if ps, err := ReadProc(pid); err == nil {
-			t.Controller.PeakRSSMiB = round(mib(ps.PeakRSS), 1)
-			t.Controller.CPUSecondsTotal = round(ps.CPUSeconds-cpu0, 2)
-		}
-	}
-	return t, nil
-}
-
-func summary(lines []Line, n int) string {
-	var parts []string
-	for _, l := range lines {
-		parts = append(parts, fmt.Sprintf("%s %s %s=%.2f", l.Resource, l.Verb, l.Code, perInstance(l.Count, n)))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func httpBody(ctx context.Context, url string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: %d", url, resp.StatusCode)
-	}
-	return string(raw), nil
 }
 
 func machine() Machine {

@@ -50,7 +50,9 @@ type Settings struct {
 
 // Row is one N: the floor and trellis on the same workload.
 type Row struct {
-	N     int   `json:"n"`
+	N int `json:"n"`
+	// Scale marks the --scale run (creation, memory, deletion only).
+	Scale bool  `json:"scale,omitempty"`
 	Floor Floor `json:"floor"`
 	// FloorApply is the floor with trellis's verbs (--floor-apply).
 	FloorApply *Floor  `json:"floor_apply,omitempty"`
@@ -65,6 +67,8 @@ type Row struct {
 	// Ratio is the median of the pairs' trellis/floor ratios: each ratio
 	// compares two runs under the same machine load.
 	Ratio float64 `json:"ratio"`
+	// DeleteRatio is the same median for deleting the N instances.
+	DeleteRatio float64 `json:"delete_ratio,omitempty"`
 }
 
 // Pair is one repetition: the floor, then trellis, on the same N.
@@ -72,6 +76,8 @@ type Pair struct {
 	FloorSeconds   float64 `json:"floor_seconds"`
 	TrellisSeconds float64 `json:"trellis_seconds"`
 	Ratio          float64 `json:"ratio"`
+	// DeleteRatio is the pair's deletion time, trellis/floor (0: not measured).
+	DeleteRatio float64 `json:"delete_ratio,omitempty"`
 }
 
 // NewPair computes a pair's ratio.
@@ -79,13 +85,26 @@ func NewPair(floor, trellis float64) Pair {
 	return Pair{FloorSeconds: floor, TrellisSeconds: trellis, Ratio: round(ratio(trellis, floor), 3)}
 }
 
-// Summarize fills the medians and the ratio from Pairs.
+// Summarize fills the medians and the ratios from Pairs.
 func (r *Row) Summarize() {
-	var f, t, q []float64
+	var f, t, q, d []float64
 	for _, p := range r.Pairs {
 		f, t, q = append(f, p.FloorSeconds), append(t, p.TrellisSeconds), append(q, p.Ratio)
+		if p.DeleteRatio > 0 {
+			d = append(d, p.DeleteRatio)
+		}
 	}
 	r.FloorSeconds, r.TrellisSeconds, r.Ratio = median(f), median(t), round(median(q), 3)
+	r.DeleteRatio = round(median(d), 3)
+}
+
+// pairOf is the pair of one floor and one trellis run, deletion included.
+func pairOf(f Floor, t Trellis) Pair {
+	p := NewPair(f.Seconds, t.Seconds)
+	if t.Delete != nil {
+		p.DeleteRatio = round(ratio(t.Delete.Seconds, f.DeleteSeconds), 3)
+	}
+	return p
 }
 
 // median of vs (0 for none; the mean of the middle two for an even count).
@@ -134,6 +153,10 @@ type Trellis struct {
 	Breakdown              []Line  `json:"breakdown"`
 	WatchEventsPerInstance float64 `json:"watch_events_per_instance"`
 	WatchKiBPerInstance    float64 `json:"watch_kib_per_instance"`
+	// EventWrites are the writes of Events (all writers) in the same
+	// window, not part of Writes.
+	EventWrites            float64 `json:"event_writes"`
+	EventWritesPerInstance float64 `json:"event_writes_per_instance"`
 	// ControllerWrites is the controller's own count of its write requests
 	// (client-go rest_client_requests_total on its /metrics), a cross-check.
 	ControllerWrites *float64      `json:"controller_writes,omitempty"`
@@ -145,7 +168,13 @@ type Trellis struct {
 	BusyCores    float64 `json:"machine_busy_cores"`
 	Idle         *Idle   `json:"idle,omitempty"`
 	Change       *Change `json:"rgd_change,omitempty"`
-	Delete       *Delete `json:"delete,omitempty"`
+	// Restart and RestartChanged: the controller restarted with every
+	// instance ACTIVE, and again with the RGD changed while it was down.
+	Restart        *Restart `json:"restart,omitempty"`
+	RestartChanged *Restart `json:"restart_rgd_changed,omitempty"`
+	Delete         *Delete  `json:"delete,omitempty"`
+	// Replicas: each replica's use in a --replicas run (see Replicated).
+	Replicas []ControllerUse `json:"replicas,omitempty"`
 }
 
 // ControllerUse is the controller process's resource use.
@@ -154,6 +183,9 @@ type ControllerUse struct {
 	RSSAtActiveMiB   float64 `json:"rss_at_active_mib"`
 	CPUSecondsActive float64 `json:"cpu_seconds_to_active"`
 	CPUSecondsTotal  float64 `json:"cpu_seconds_total"`
+	// Goroutines of the controller at all-ACTIVE (go_goroutines): flat in
+	// N when nothing runs per instance.
+	Goroutines float64 `json:"goroutines_at_active,omitempty"`
 }
 
 // Queue summarises the controller's instance workqueue over a phase.
@@ -185,6 +217,11 @@ type Idle struct {
 	Breakdown     []Line   `json:"breakdown"`
 	OtherWrites   []Line   `json:"other_writes,omitempty"`
 	ControllerRaw *float64 `json:"controller_writes,omitempty"`
+	// EventWrites are the writes of Events (all writers) while idle.
+	EventWrites float64 `json:"event_writes"`
+	// ControllerCPUPercent: the controller's CPU over the window, in % of
+	// one core.
+	ControllerCPUPercent float64 `json:"controller_cpu_percent"`
 }
 
 // Change is one RGD template change reaching every instance.
@@ -274,20 +311,61 @@ func (r *Report) EvaluateTargets() {
 	if at != nil {
 		r.Targets = append(r.Targets,
 			Target{Name: fmt.Sprintf("time ratio trellis/floor at N=%d", at.N), Goal: "<= 1.3", Value: at.Ratio, Met: at.Ratio <= 1.3},
-			Target{Name: fmt.Sprintf("mutating requests per instance at N=%d", at.N), Goal: "<= 8", Value: at.Trellis.WritesPerInstance, Met: at.Trellis.WritesPerInstance <= 8})
+			Target{Name: fmt.Sprintf("mutating requests per instance at N=%d", at.N), Goal: "<= 8", Value: at.Trellis.WritesPerInstance, Met: at.Trellis.WritesPerInstance <= 8},
+			// The counter cannot tell writers apart: the cluster's own
+			// components write a few Events too (0.01/instance at N=500).
+			Target{Name: fmt.Sprintf("Event writes per instance at N=%d (all writers)", at.N), Goal: "<= 1.05", Value: at.Trellis.EventWritesPerInstance, Met: at.Trellis.EventWritesPerInstance <= 1.05})
 	}
 	for i := range r.Runs {
 		if idle := r.Runs[i].Trellis.Idle; idle != nil {
 			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("writes per idle minute at N=%d", r.Runs[i].N), Goal: "0", Value: idle.WritesPerMin, Met: idle.Writes == 0})
+			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("Event writes while idle at N=%d", r.Runs[i].N), Goal: "0", Value: idle.EventWrites, Met: idle.EventWrites == 0})
+			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("controller CPU while idle at N=%d, %% of a core", r.Runs[i].N), Goal: "<= 1", Value: idle.ControllerCPUPercent, Met: idle.ControllerCPUPercent <= 1})
 		}
 	}
-	if len(r.Runs) > 0 {
-		big := r.Runs[0]
-		for _, run := range r.Runs {
-			if run.N > big.N {
-				big = run
+	for _, run := range r.Runs {
+		if rs := run.Trellis.Restart; rs != nil {
+			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("writes after a restart at N=%d", run.N), Goal: "0", Value: rs.Writes + rs.CRDWrites, Met: rs.Writes+rs.CRDWrites == 0})
+			if rs.SettledSeconds > 0 && rs.SyncSeconds > 0 {
+				v := round(rs.SettledSeconds/rs.SyncSeconds, 2)
+				r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("restart settled / floor list+sync at N=%d", run.N), Goal: "<= 1.1", Value: v, Met: v <= 1.1})
 			}
 		}
+		if rs := run.Trellis.RestartChanged; rs != nil {
+			// The changed child once, and the status once: status.graphRevision moves.
+			configs := 0.0
+			for _, l := range rs.Breakdown {
+				if l.Resource == "configmaps" {
+					configs += l.Count
+				}
+			}
+			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("writes per instance after a restart with the RGD changed at N=%d (the changed config once, the status revision once)", run.N),
+				Goal: "2", Value: rs.WritesPerInstance, Met: configs == float64(run.N) && rs.Writes == float64(2*run.N) && rs.CRDWrites == 0})
+		}
+	}
+	for _, run := range r.Runs {
+		if run.DeleteRatio > 0 && (run.N == 1000 || run.N == 5000) {
+			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("deletion time trellis/floor at N=%d (median of %d pairs)", run.N, len(run.Pairs)), Goal: "<= 1.3", Value: run.DeleteRatio, Met: run.DeleteRatio <= 1.3})
+		}
+	}
+	var big *Row
+	for i := range r.Runs {
+		run := &r.Runs[i]
+		if run.Scale {
+			v := run.Trellis.Controller.PeakRSSMiB
+			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("controller peak RSS at N=%d (--scale)", run.N), Goal: "<= 400 MiB", Value: v, Met: v > 0 && v <= 400})
+			continue
+		}
+		if big == nil || run.N > big.N {
+			big = run
+		}
+	}
+	for _, run := range r.Runs {
+		if run.Scale && big != nil {
+			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("time ratio at N=%d (--scale) vs N=%d", run.N, big.N), Goal: fmt.Sprintf("<= %.2f", big.Ratio), Value: run.Ratio, Met: run.Ratio <= big.Ratio})
+		}
+	}
+	if big != nil {
 		goal := "<= 150 MiB at N=5000"
 		v := big.Trellis.Controller.PeakRSSMiB
 		r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("controller peak RSS at N=%d", big.N), Goal: goal, Value: v, Met: v <= 150})
@@ -296,6 +374,13 @@ func (r *Report) EvaluateTargets() {
 		r.Targets = append(r.Targets, Target{
 			Name: fmt.Sprintf("speedup %d→%d workers at N=%d", s.Runs[0].Workers, s.Runs[len(s.Runs)-1].Workers, s.N),
 			Goal: ">= 2.5", Value: s.Speedup, Met: s.Speedup >= 2.5})
+		// What this machine can show (issue 18): the floor's own speedup at
+		// the same concurrencies is the ceiling.
+		if s.FloorSpeedup > 0 {
+			v := round(s.Speedup/s.FloorSpeedup, 2)
+			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("speedup %d→%d workers / the floor's at N=%d", s.Runs[0].Workers, s.Runs[len(s.Runs)-1].Workers, s.N),
+				Goal: ">= 0.9", Value: v, Met: v >= 0.9})
+		}
 	}
 }
 
@@ -348,14 +433,18 @@ func (r *Report) Markdown() string {
 			run.N, run.FloorSeconds, run.TrellisSeconds, run.Ratio, run.Floor.WritesPerInstance, t.WritesPerInstance, idle,
 			t.Controller.PeakRSSMiB, t.Controller.CPUSecondsActive, t.Controller.CPUSecondsTotal, del, change, changeW)
 	}
+	b.WriteString(replicasMarkdown(r))
 	if r.Settings.Repeat > 1 {
 		fmt.Fprintf(&b, "\nEach N was run %d times, floor and trellis back to back; the times are medians and trellis/floor is the median of the pairs' ratios:\n\n", r.Settings.Repeat)
 		for _, run := range r.Runs {
 			ratios := make([]string, len(run.Pairs))
 			for i, p := range run.Pairs {
 				ratios[i] = fmt.Sprintf("%.1f/%.1f s = %.2f×", p.TrellisSeconds, p.FloorSeconds, p.Ratio)
+				if p.DeleteRatio > 0 {
+					ratios[i] += fmt.Sprintf(" (deletion %.2f×)", p.DeleteRatio)
+				}
 			}
-			fmt.Fprintf(&b, "- N=%d: %s\n", run.N, strings.Join(ratios, ", "))
+			fmt.Fprintf(&b, "- N=%d: %s; deletion median %.2f×\n", run.N, strings.Join(ratios, ", "), run.DeleteRatio)
 		}
 		b.WriteString("\nThe figures below are the first pair's.\n")
 	}
@@ -381,6 +470,7 @@ func (r *Report) Markdown() string {
 			}
 		}
 	}
+	b.WriteString(restartTable(r.Runs))
 	if len(r.Runs) > 0 && r.Runs[0].FloorApply != nil {
 		b.WriteString("\nFloor with trellis's verbs (children server-side applied, status merge-patched):\n\n| N | floor s | floor (apply) s | apply/create | trellis/floor (apply) | apiserver CPU s: floor / floor (apply) / trellis |\n|---:|---:|---:|---:|---:|---:|\n")
 		for _, run := range r.Runs {
@@ -418,13 +508,44 @@ func (r *Report) Markdown() string {
 	for _, run := range r.Runs {
 		fmt.Fprintf(&b, "\nWrites per instance by resource and verb, N=%d (trellis, first create → controller queue drained + settle):\n\n", run.N)
 		b.WriteString(breakdownTable(run.Trellis.Breakdown, run.N))
+		fmt.Fprintf(&b, "| %s | all | | %.2f |\n", EventResource+" (not counted above)", run.Trellis.EventWritesPerInstance)
 		if c := run.Trellis.Change; c != nil && len(c.Breakdown) > 0 {
 			fmt.Fprintf(&b, "\nRGD change writes per instance, N=%d:\n\n", run.N)
 			b.WriteString(breakdownTable(c.Breakdown, run.N))
 		}
+		if rs := run.Trellis.RestartChanged; rs != nil && len(rs.Breakdown) > 0 {
+			fmt.Fprintf(&b, "\nWrites per instance of the restart with the RGD changed while down, N=%d:\n\n", run.N)
+			b.WriteString(breakdownTable(rs.Breakdown, run.N))
+		}
+		if rs := run.Trellis.Restart; rs != nil && len(rs.Breakdown) > 0 {
+			fmt.Fprintf(&b, "\nWrites per instance of the restart (nothing changed), N=%d:\n\n", run.N)
+			b.WriteString(breakdownTable(rs.Breakdown, run.N))
+		}
 		if d := run.Trellis.Delete; d != nil && len(d.Breakdown) > 0 {
 			fmt.Fprintf(&b, "\nDeletion writes per instance, N=%d:\n\n", run.N)
 			b.WriteString(breakdownTable(d.Breakdown, run.N))
+		}
+	}
+	return b.String()
+}
+
+// restartTable renders the restart figures of every run that has them.
+func restartTable(runs []Row) string {
+	var b strings.Builder
+	for _, run := range runs {
+		for _, rs := range []*Restart{run.Trellis.Restart, run.Trellis.RestartChanged} {
+			if rs == nil {
+				continue
+			}
+			if b.Len() == 0 {
+				b.WriteString("\nController restart with every instance ACTIVE (ready and settled: s after the new process started; settled = every instance reconciled and the queue empty; floor: a fresh client listing and syncing informers on the same objects):\n\n| N | RGD changed while down | ready s | first reconcile s | settled s | floor list+sync s | reconciles/inst | workload writes | writes/inst | CRD writes | CPU s | peak RSS MiB |\n|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+			}
+			changed := "no"
+			if rs.RGDChanged {
+				changed = "yes"
+			}
+			fmt.Fprintf(&b, "| %d | %s | %.1f | %.1f | %.1f | %.1f | %.2f | %.0f | %.2f | %.0f | %.1f | %.0f |\n", run.N, changed, rs.ReadySeconds, rs.FirstReconcileSeconds, rs.SettledSeconds,
+				rs.SyncSeconds, rs.ReconcilesPerInstance, rs.Writes, rs.WritesPerInstance, rs.CRDWrites, rs.CPUSeconds, rs.PeakRSSMiB)
 		}
 	}
 	return b.String()

@@ -185,6 +185,15 @@ func hasLabel(labels map[string]string, want string) bool {
 	return false
 }
 
+// expectLabel makes Labelled count the configs carrying label from now on
+// (the ones already carrying it count again at their next event).
+func (t *tracker) expectLabel(label string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.label = label
+	t.labelled = map[string]bool{}
+}
+
 // counts is a snapshot of the tracker's state.
 type counts struct {
 	Instances, Active, Children, Labelled int

@@ -164,16 +164,20 @@ func sampleReport() *Report {
 		Settings: Settings{Workers: 16, Concurrency: 16},
 		Runs: []Row{
 			{N: 100, Ratio: 1.1, Floor: Floor{Seconds: 1}, Trellis: Trellis{Seconds: 1.1, WritesPerInstance: 9, Controller: ControllerUse{PeakRSSMiB: 60}}},
-			{N: 1000, Ratio: 1.2, Floor: Floor{Seconds: 10}, Trellis: Trellis{Seconds: 12, WritesPerInstance: 8, Idle: idle,
+			{N: 1000, Ratio: 1.2, Floor: Floor{Seconds: 10, DeleteSeconds: 2.5}, Trellis: Trellis{Seconds: 12, WritesPerInstance: 8, Idle: idle,
 				Controller: ControllerUse{PeakRSSMiB: 90}, Breakdown: []Line{{Resource: "configmaps", Verb: "APPLY", Code: "201", Count: 2000}},
-				Delete: &Delete{Seconds: 3}, Change: &Change{Seconds: 2, WritesPerInstance: 1}}},
+				Delete: &Delete{Seconds: 3}, Change: &Change{Seconds: 2, WritesPerInstance: 1},
+				Restart: &Restart{SettledSeconds: 3, SyncSeconds: 2},
+				RestartChanged: &Restart{RGDChanged: true, Writes: 2000, WritesPerInstance: 2, Breakdown: []Line{
+					{Resource: "benchapps/status", Verb: "PATCH", Code: "200", Count: 1000},
+					{Resource: "configmaps", Verb: "APPLY", Code: "200", Count: 1000}}}}},
 			{N: 5000, Ratio: 1.5, Floor: Floor{Seconds: 50}, Trellis: Trellis{Seconds: 75, WritesPerInstance: 8, Controller: ControllerUse{PeakRSSMiB: 160}}},
 		},
 		Scaling: &Scaling{N: 1000, Runs: []ScalingRun{{Workers: 1, Seconds: 30, FloorSeconds: 12}, {Workers: 4, Seconds: 10, FloorSeconds: 8}}, Speedup: 3, FloorSpeedup: 1.5},
 	}
 	for i := range r.Runs {
 		run := &r.Runs[i]
-		run.Pairs = []Pair{NewPair(run.Floor.Seconds, run.Trellis.Seconds)}
+		run.Pairs = []Pair{pairOf(run.Floor, run.Trellis)}
 		run.Summarize()
 	}
 	return r
@@ -183,11 +187,19 @@ func TestEvaluateTargets(t *testing.T) {
 	r := sampleReport()
 	r.EvaluateTargets()
 	want := map[string]bool{
-		"time ratio trellis/floor at N=1000":       true,
-		"mutating requests per instance at N=1000": true,
-		"writes per idle minute at N=1000":         true,
-		"controller peak RSS at N=5000":            false,
-		"speedup 1→4 workers at N=1000":            true,
+		"time ratio trellis/floor at N=1000":                        true,
+		"mutating requests per instance at N=1000":                  true,
+		"writes per idle minute at N=1000":                          true,
+		"Event writes per instance at N=1000 (all writers)":         true,
+		"Event writes while idle at N=1000":                         true,
+		"controller peak RSS at N=5000":                             false,
+		"speedup 1→4 workers at N=1000":                             true,
+		"speedup 1→4 workers / the floor's at N=1000":               true,
+		"deletion time trellis/floor at N=1000 (median of 1 pairs)": true,
+		"controller CPU while idle at N=1000, % of a core":          true,
+		"writes after a restart at N=1000":                          true,
+		"restart settled / floor list+sync at N=1000":               false,
+		"writes per instance after a restart with the RGD changed at N=1000 (the changed config once, the status revision once)": true,
 	}
 	if len(r.Targets) != len(want) {
 		t.Fatalf("targets = %+v", r.Targets)
@@ -285,6 +297,17 @@ func TestRowSummarizeTakesMediansOfPairs(t *testing.T) {
 	// pairwise ratios (1.5, 1.2, 1.2), not the ratio of the medians.
 	if r.FloorSeconds != 10 || r.TrellisSeconds != 14.4 || r.Ratio != 1.2 {
 		t.Fatalf("got floor %v trellis %v ratio %v, want 10, 14.4, 1.2", r.FloorSeconds, r.TrellisSeconds, r.Ratio)
+	}
+	// Deletion: the median of the pairs that measured it.
+	r = Row{N: 1000, Pairs: []Pair{
+		pairOf(Floor{Seconds: 10, DeleteSeconds: 10}, Trellis{Seconds: 12, Delete: &Delete{Seconds: 20}}),
+		pairOf(Floor{Seconds: 10, DeleteSeconds: 10}, Trellis{Seconds: 12, Delete: &Delete{Seconds: 11}}),
+		pairOf(Floor{Seconds: 10, DeleteSeconds: 10}, Trellis{Seconds: 12, Delete: &Delete{Seconds: 12}}),
+		NewPair(10, 12),
+	}}
+	r.Summarize()
+	if r.DeleteRatio != 1.2 {
+		t.Fatalf("deletion ratio = %v, want 1.2 (the median of 2.0, 1.1, 1.2)", r.DeleteRatio)
 	}
 	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
 		t.Fatalf("median of an even count = %v, want 2.5", m)

@@ -148,28 +148,3 @@ func TestCompileTemplate(t *testing.T) {
 		t.Errorf("dyn non-string part: want error, got %v", err)
 	}
 }
-
-// FuzzParseTemplate checks that parsing never panics and that the segments
-// put back together give the input.
-func FuzzParseTemplate(f *testing.F) {
-	for _, s := range []string{"", "a", "${a}", "x${a}y${b}z", `${"${x}"}`, `${"}"}`, "${", "${a${b}}", `${"\"}"}`, "$${a}", "${{}}"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		segs, err := ParseTemplate(s)
-		if err != nil {
-			return
-		}
-		var b strings.Builder
-		for _, seg := range segs {
-			if seg.IsExpr {
-				b.WriteString("${" + seg.Text + "}")
-			} else {
-				b.WriteString(seg.Text)
-			}
-		}
-		if b.String() != s {
-			t.Fatalf("round trip: %q -> %#v -> %q", s, segs, b.String())
-		}
-	})
-}

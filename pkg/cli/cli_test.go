@@ -425,3 +425,96 @@ func TestRenderCollection(t *testing.T) {
 	}
 	golden(t, "graph-fleet.text", out.String())
 }
+
+// An instance without the data its expressions read (the seed WebApp
+// without spec.name): render says what the controller does — the
+// deployment waits, and so do its dependents (the ingress is not "skipped":
+// its includeWhen is never evaluated) — and fails, since nothing but a
+// change of the instance can resolve it.
+func TestRenderInstanceWithoutData(t *testing.T) {
+	var out, errOut bytes.Buffer
+	ok, err := RunRender(RenderInputs{Inputs: Inputs{Files: seeds("000-webapp-rgd.yaml")}, Instances: []string{"testdata/instances/webapp-noname.yaml"}}, &out, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok {
+		t.Error("render succeeded for an instance the controller can never make ACTIVE")
+	}
+	golden(t, "render-webapp-noname.txt", out.String()+"--- stderr\n"+errOut.String())
+	for _, want := range []string{
+		"deployment  Deployment: waiting: the instance does not set what ${schema.spec.name} reads (no such key: name)",
+		`service     Service: waiting: waiting for "deployment"`,
+		`ingress     Ingress: waiting: waiting for "deployment"`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("render output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// validate reports every problem of an RGD, each at its own line, in
+// order: the same misspelt field on two lines, a wrong literal and an
+// unknown field of another resource. An RGD whose only problems are
+// unknown kinds lists each at its own resource.
+func TestValidateReportsEveryProblem(t *testing.T) {
+	var out, errOut bytes.Buffer
+	ok, err := Validate(Inputs{Files: []string{"testdata/multi/many-problems.yaml"}}, &out, &errOut)
+	if err != nil || ok {
+		t.Fatalf("ok=%v err=%v", ok, err)
+	}
+	golden(t, "validate-many-problems.txt", errOut.String())
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	if len(lines) < 4 {
+		t.Errorf("want every problem (at least 4 lines), got:\n%s", errOut.String())
+	}
+	for _, want := range []string{":18:", ":20:", ":28:", ":29:"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("no problem reported at line %s:\n%s", want, errOut.String())
+		}
+	}
+}
+
+// An unresolved field whose key has dots (a label like app.kubernetes.io/x)
+// is printed under that key, not split into nested maps.
+func TestRenderUnresolvedDottedKey(t *testing.T) {
+	rgd := `apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: dotted.kro.run
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: Dotted
+  resources:
+    - id: dep
+      template:
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: ${schema.metadata.name}
+        spec:
+          selector: {matchLabels: {app: x}}
+          template: {metadata: {labels: {app: x}}, spec: {containers: [{name: c, image: nginx}]}}
+    - id: cm
+      template:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: ${schema.metadata.name}-cm
+          labels:
+            app.kubernetes.io/version: ${string(dep.status.observedGeneration)}
+`
+	dir := t.TempDir()
+	inst := dir + "/inst.yaml"
+	if err := os.WriteFile(inst, []byte("apiVersion: kro.run/v1alpha1\nkind: Dotted\nmetadata:\n  name: d\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	ok, err := RunRender(RenderInputs{Inputs: Inputs{Files: []string{"-"}, Stdin: strings.NewReader(rgd)}, Instances: []string{inst}}, &out, &errOut)
+	if err != nil || !ok {
+		t.Fatalf("ok=%v err=%v %s", ok, err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "app.kubernetes.io/version: ${string(dep.status.observedGeneration)}") {
+		t.Errorf("the unresolved label is not printed under its key:\n%s", out.String())
+	}
+}

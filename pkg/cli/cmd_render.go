@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -104,6 +105,11 @@ func RunRender(in RenderInputs, out, errOut io.Writer) (bool, error) {
 			if n.State == "error" {
 				ok = false
 				fmt.Fprintf(errOut, "%s: resources[%s]: %s\n", docPos(d), n.Node.ID, oneLine(n.Reason))
+			}
+			if n.State == "waiting" && strings.Contains(n.Reason, InstanceDataMissing) {
+				ok = false
+				fmt.Fprintf(errOut, "%s: instance %s: resources[%s] can never be created as the instance stands (the controller keeps it IN_PROGRESS until the instance changes): %s\n",
+					docPos(d), d.Name(), n.Node.ID, oneLine(n.Reason))
 			}
 		}
 		if i > 0 {

@@ -39,14 +39,25 @@ type DiffOptions struct {
 
 // DiffSummary counts what an RGD change would do.
 type DiffSummary struct {
-	CRD                                  string // created, updated, breaking, unchanged
+	// RGDChanged: the RGD is new, or its spec (after the API server's
+	// defaulting) differs from the live one.
+	RGDChanged bool
+	// CRD is "would be created", "would be updated", "would be updated
+	// (breaking)" or "unchanged".
+	CRD                                  string
 	Created, Changed, Pruned, Unresolved int
 }
 
 // Changes reports whether anything would change.
 func (s DiffSummary) Changes() bool {
-	return s.CRD != "unchanged" || s.Created+s.Changed+s.Pruned > 0
+	return s.RGDChanged || s.CRD != crdUnchanged || s.Created+s.Changed+s.Pruned > 0
 }
+
+const crdUnchanged = "unchanged"
+
+// ErrInvalid is returned (wrapped) by RunDiff when an input RGD does not
+// build or the API server would reject it: a broken input, not a change.
+var ErrInvalid = errors.New("invalid input")
 
 // RunDiff compares the RGDs of the inputs with the cluster: the generated
 // CRD (with breaking changes named) and, for every live instance, the
@@ -69,7 +80,7 @@ func RunDiff(ctx context.Context, c *Cluster, in Inputs, opts DiffOptions, out, 
 	for _, r := range results {
 		if !r.OK() {
 			WriteDiagnostics(errOut, r.Diags)
-			failed = errors.New("some ResourceGraphDefinitions do not build")
+			failed = fmt.Errorf("%w: some ResourceGraphDefinitions do not build", ErrInvalid)
 			continue
 		}
 		sum, err := diffRGD(ctx, c, r, opts, out)
@@ -95,14 +106,29 @@ func diffRGD(ctx context.Context, c *Cluster, r *Checked, opts DiffOptions, out 
 	name := r.Doc.Name()
 	liveRGD := &v1alpha1.ResourceGraphDefinition{}
 	if err := c.Client.Get(ctx, client.ObjectKey{Name: name}, liveRGD); apierrors.IsNotFound(err) {
-		fmt.Fprintf(out, "ResourceGraphDefinition %s: new\n", name)
-		liveRGD = nil
+		// A dry-run create: what the API server would reject is invalid
+		// input, not a change.
+		if err := c.Client.Create(ctx, r.RGD.DeepCopy(), client.DryRunAll); err != nil {
+			return sum, fmt.Errorf("%w: %s: the API server would reject it: %s", ErrInvalid, name, errSummary(err))
+		}
+		sum.RGDChanged = true
+		fmt.Fprintf(out, "ResourceGraphDefinition %s: would be created\n", name)
 	} else if err != nil {
 		return sum, err
-	} else if graph.Hash(&liveRGD.Spec) == g.Hash {
-		fmt.Fprintf(out, "ResourceGraphDefinition %s: spec unchanged\n", name)
 	} else {
-		fmt.Fprintf(out, "ResourceGraphDefinition %s: spec changed\n", name)
+		// Compare what the API server would store: a dry-run update
+		// applies its defaults (spec.schema.group, scope, ...).
+		dry := liveRGD.DeepCopy()
+		dry.Spec = *r.RGD.Spec.DeepCopy()
+		if err := c.Client.Update(ctx, dry, client.DryRunAll); err != nil {
+			return sum, fmt.Errorf("%w: %s: the API server would reject it: %s", ErrInvalid, name, errSummary(err))
+		}
+		if graph.Hash(&liveRGD.Spec) == graph.Hash(&dry.Spec) {
+			fmt.Fprintf(out, "ResourceGraphDefinition %s: spec unchanged\n", name)
+		} else {
+			sum.RGDChanged = true
+			fmt.Fprintf(out, "ResourceGraphDefinition %s: spec would change\n", name)
+		}
 	}
 
 	desired := g.CRD.DeepCopy()
@@ -115,16 +141,16 @@ func diffRGD(ctx context.Context, c *Cluster, r *Checked, opts DiffOptions, out 
 	err := c.Client.Get(ctx, client.ObjectKey{Name: desired.Name}, live)
 	switch {
 	case apierrors.IsNotFound(err):
-		sum.CRD = "created"
+		sum.CRD = "would be created"
 		fmt.Fprintf(out, "CustomResourceDefinition %s: would be created\n", desired.Name)
 		return sum, nil // no instances can exist
 	case err != nil:
 		return sum, err
 	case crd.NeedsUpdate(live, desired):
 		breaking := crd.Breaking(live, desired)
-		sum.CRD = "updated"
+		sum.CRD = "would be updated"
 		if len(breaking) > 0 {
-			sum.CRD = "updated (breaking)"
+			sum.CRD = "would be updated (breaking)"
 			fmt.Fprintf(out, "CustomResourceDefinition %s: would be updated; BREAKING changes:\n", desired.Name)
 			for _, b := range breaking {
 				fmt.Fprintf(out, "  - %s\n", b)
@@ -136,7 +162,7 @@ func diffRGD(ctx context.Context, c *Cluster, r *Checked, opts DiffOptions, out 
 		b, _ := crdSchemaYAML(desired)
 		io.WriteString(out, indent(unifiedDiff("live/"+desired.Name, "desired/"+desired.Name, a, b, 3), "  "))
 	default:
-		sum.CRD = "unchanged"
+		sum.CRD = crdUnchanged
 		fmt.Fprintf(out, "CustomResourceDefinition %s: unchanged\n", desired.Name)
 	}
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,21 +68,45 @@ func (d *Document) RGD() (*v1alpha1.ResourceGraphDefinition, error) {
 	return rgd, nil
 }
 
+// SyntaxErrors are the YAML syntax errors of the input files, each as a
+// positioned diagnostic.
+type SyntaxErrors []Diagnostic
+
+func (e SyntaxErrors) Error() string {
+	lines := make([]string, len(e))
+	for i, d := range e {
+		lines[i] = d.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
 // ReadFiles reads every document of the given files; "-" reads stdin.
-// Directories are read recursively (*.yaml, *.yml, *.json).
+// Directories are read recursively (*.yaml, *.yml, *.json). A file with a
+// YAML syntax error does not stop the others: the documents read are
+// returned with a SyntaxErrors error.
 func ReadFiles(paths []string, stdin io.Reader) ([]*Document, error) {
 	var out []*Document
+	var syntax SyntaxErrors
+	parse := func(file string, raw []byte) error {
+		docs, err := ParseDocuments(file, raw)
+		var se SyntaxErrors
+		if errors.As(err, &se) {
+			syntax = append(syntax, se...)
+		} else if err != nil {
+			return err
+		}
+		out = append(out, docs...)
+		return nil
+	}
 	for _, p := range paths {
 		if p == "-" {
 			raw, err := io.ReadAll(stdin)
 			if err != nil {
 				return nil, fmt.Errorf("reading stdin: %w", err)
 			}
-			docs, err := ParseDocuments("<stdin>", raw)
-			if err != nil {
+			if err := parse("<stdin>", raw); err != nil {
 				return nil, err
 			}
-			out = append(out, docs...)
 			continue
 		}
 		files, err := expand(p)
@@ -93,14 +118,37 @@ func ReadFiles(paths []string, stdin io.Reader) ([]*Document, error) {
 			if err != nil {
 				return nil, err
 			}
-			docs, err := ParseDocuments(f, raw)
-			if err != nil {
+			if err := parse(f, raw); err != nil {
 				return nil, err
 			}
-			out = append(out, docs...)
 		}
 	}
+	if len(syntax) > 0 {
+		return out, syntax
+	}
 	return out, nil
+}
+
+// yamlLine matches the position go-yaml puts in its syntax errors.
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// syntaxError turns a go-yaml error into a file:line:column diagnostic.
+// go-yaml names the line only; the column is that of the line's first
+// non-blank character.
+func syntaxError(file string, raw []byte, err error) SyntaxErrors {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	pos := Position{File: file}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		pos.Line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		pos.Col = 1
+		lines := strings.Split(string(raw), "\n")
+		if pos.Line >= 1 && pos.Line <= len(lines) {
+			l := lines[pos.Line-1]
+			pos.Col = len(l) - len(strings.TrimLeft(l, " \t")) + 1
+		}
+	}
+	return SyntaxErrors{{Pos: pos, Msg: "YAML syntax error: " + msg}}
 }
 
 func expand(p string) ([]string, error) {
@@ -129,7 +177,8 @@ func expand(p string) ([]string, error) {
 }
 
 // ParseDocuments splits a YAML stream into documents. Empty documents are
-// skipped. Syntax errors are reported as file:line: message.
+// skipped. A syntax error ends the file: the documents before it are
+// returned with a SyntaxErrors error (file:line:column: message).
 func ParseDocuments(file string, raw []byte) ([]*Document, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	var out []*Document
@@ -140,7 +189,7 @@ func ParseDocuments(file string, raw []byte) ([]*Document, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+			return out, syntaxError(file, raw, err)
 		}
 		if len(n.Content) == 0 {
 			continue

@@ -58,9 +58,24 @@ func PrepareInstance(g *graph.Graph, inst *unstructured.Unstructured, namespace 
 	}
 	structuraldefaulting.Default(out.Object, sch.structural)
 	for _, e := range apiservervalidation.ValidateCustomResource(nil, out.UnstructuredContent(), sch.validator) {
-		problems = append(problems, strings.TrimPrefix(e.Error(), "<nil>."))
+		problems = append(problems, fieldFirst(e.Error()))
 	}
 	return out, problems, nil
+}
+
+// fieldFirst puts the field a validation error is about first: errors of
+// the schema validator carry no field path ("<nil>: ... in spec.x") but
+// name it at the end.
+func fieldFirst(msg string) string {
+	msg = strings.TrimPrefix(msg, "<nil>.")
+	rest, ok := strings.CutPrefix(msg, "<nil>: ")
+	if !ok {
+		return msg
+	}
+	if i := strings.LastIndex(rest, " in "); i >= 0 && !strings.Contains(rest[i+4:], " ") {
+		return rest[i+4:] + ": " + rest[:i]
+	}
+	return rest
 }
 
 // RenderedObject is one object of a resource (collections have several).
@@ -251,6 +266,14 @@ func renderNode(rt *trt.Instance, n *graph.Node, observed []*unstructured.Unstru
 			r.Objects = nil
 			return wait("error", err.Error())
 		}
+		for _, u := range unresolved {
+			if u.Instance {
+				// No observed state can resolve it: the controller does not
+				// apply the object and waits for the instance to change.
+				r.Objects = nil
+				return wait("waiting", fmt.Sprintf("%s %s (needed at %s)", InstanceDataMissing, pendingCause(u.Reason), u.Path))
+			}
+		}
 		ro := &RenderedObject{Object: obj, Unresolved: unresolved}
 		if len(unresolved) > 0 {
 			r.State = "partial"
@@ -377,7 +400,7 @@ func WriteRender(w io.Writer, g *graph.Graph, res *RenderResult) error {
 			obj := ro.Object.DeepCopy().Object
 			comments := map[string]string{}
 			for _, u := range ro.Unresolved {
-				setPath(obj, u.Path, u.Raw)
+				setKeys(obj, u.Path, u.Keys, u.Raw)
 				comments[u.Path] = "# unresolved: " + pendingReason(u.Reason)
 			}
 			head := fmt.Sprintf("%s (apply order %d)", r.Node.ID, r.Node.ApplyOrder)
@@ -445,6 +468,20 @@ func summary(r *NodeResult) string {
 	default:
 		return what + ": " + r.State + ": " + pendingReason(r.Reason)
 	}
+}
+
+// InstanceDataMissing marks a resource that waits for data the instance
+// does not have (render fails on it, the controller waits).
+const InstanceDataMissing = "the instance does not set what"
+
+// pendingCause turns a pending error into "${expr} reads (cause)".
+func pendingCause(s string) string {
+	s = oneLine(s)
+	const marker = ": data pending: "
+	if i := strings.LastIndex(s, marker); i >= 0 {
+		return s[:i] + " reads (" + s[i+len(marker):] + ")"
+	}
+	return s
 }
 
 // pendingReason shortens a runtime "data pending" error to what is missing.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -70,9 +71,11 @@ type Checker struct {
 
 // CheckInstances checks documents that are instances of the built RGDs'
 // kinds against the generated CRDs, as the apiserver would; other
-// documents get a warning that they were skipped.
-func CheckInstances(results []*Checked, docs []*Document) []Diagnostic {
+// documents get a warning that they were skipped. It also returns the
+// instances that are valid.
+func CheckInstances(results []*Checked, docs []*Document) ([]Diagnostic, []*Document) {
 	var out []Diagnostic
+	var valid []*Document
 	for _, d := range docs {
 		var g *graph.Graph
 		gvk := d.Unstructured().GroupVersionKind()
@@ -91,9 +94,17 @@ func CheckInstances(results []*Checked, docs []*Document) []Diagnostic {
 			out = append(out, Diagnostic{Pos: docPos(d), Msg: err.Error()})
 			continue
 		}
-		out = append(out, checkShape(d, s)...)
+		problems := checkShape(d, s)
+		out = append(out, problems...)
+		bad := false
+		for _, p := range problems {
+			bad = bad || !p.Warning
+		}
+		if !bad {
+			valid = append(valid, d)
+		}
 	}
-	return out
+	return out, valid
 }
 
 // Check builds every RGD among docs. CRDs among docs are added to the
@@ -182,7 +193,14 @@ func (c *Checker) Check(docs []*Document) ([]*Checked, []Diagnostic) {
 			done[i] = true
 			g, err := graph.Build(ch.RGD, resolver)
 			if err != nil {
-				ch.Diags = append(ch.Diags, c.diagnose(ch.Doc, err))
+				// Every problem, each at its own line.
+				if ps := graph.Problems(err); len(ps) > 1 {
+					for _, p := range ps {
+						ch.Diags = append(ch.Diags, c.diagnose(ch.Doc, p))
+					}
+				} else {
+					ch.Diags = append(ch.Diags, c.diagnose(ch.Doc, err))
+				}
 				continue
 			}
 			_ = local.Add(g.CRD, ch.Doc.File)
@@ -191,7 +209,24 @@ func (c *Checker) Check(docs []*Document) ([]*Checked, []Diagnostic) {
 			}
 		}
 	}
+	for _, ch := range all[:reported] {
+		sortDiagnostics(ch.Diags)
+	}
 	return all[:reported], warnings
+}
+
+// sortDiagnostics orders diagnostics by position (warnings included).
+func sortDiagnostics(d []Diagnostic) {
+	sort.SliceStable(d, func(i, j int) bool {
+		a, b := d[i].Pos, d[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
 }
 
 func docPos(d *Document) Position {

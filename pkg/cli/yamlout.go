@@ -104,6 +104,25 @@ func setPath(obj map[string]any, path string, v any) {
 	setIn(obj, splitPath(path), v)
 }
 
+// setKeys is setPath with the path's exact keys, when known (keys may
+// contain dots).
+func setKeys(obj map[string]any, path string, keys []any, v any) {
+	if len(keys) == 0 {
+		setPath(obj, path, v)
+		return
+	}
+	segs := make([]pathSeg, len(keys))
+	for i, k := range keys {
+		switch k := k.(type) {
+		case int:
+			segs[i] = pathSeg{index: k}
+		default:
+			segs[i] = pathSeg{key: fmt.Sprint(k), index: -1}
+		}
+	}
+	setIn(obj, segs, v)
+}
+
 func setIn(cur any, segs []pathSeg, v any) any {
 	if len(segs) == 0 {
 		return v

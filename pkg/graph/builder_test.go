@@ -22,7 +22,7 @@ func (r staticResolver) Resolve(gvk schema.GroupVersionKind) (*Kind, error) {
 	return nil, &KindNotFoundError{GVK: gvk}
 }
 
-func crdKind(t *testing.T, plural, schemaYAML string, namespaced bool) *Kind {
+func crdKind(t testing.TB, plural, schemaYAML string, namespaced bool) *Kind {
 	t.Helper()
 	props := &extv1.JSONSchemaProps{}
 	if err := yaml.Unmarshal([]byte(schemaYAML), props); err != nil {
@@ -53,7 +53,7 @@ properties:
   data: {type: object, additionalProperties: {type: string}}
 `
 
-func testResolver(t *testing.T) staticResolver {
+func testResolver(t testing.TB) staticResolver {
 	return staticResolver{
 		{Version: "v1", Kind: "ConfigMap"}: crdKind(t, "configmaps", configMapSchema, true),
 		// A CRD that declares neither apiVersion, kind nor metadata, with an

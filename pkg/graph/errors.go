@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -34,4 +35,52 @@ func (e *BuildError) Error() string {
 
 func errorf(resource, path, format string, args ...any) *BuildError {
 	return &BuildError{Resource: resource, Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// BuildErrors are all the problems of an RGD, when it has several; Build
+// returns a single *BuildError when it has one.
+type BuildErrors []*BuildError
+
+func (e BuildErrors) Error() string {
+	parts := make([]string, len(e))
+	for i, be := range e {
+		parts[i] = be.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Problems lists the build errors err carries (nil if it is not one).
+func Problems(err error) []*BuildError {
+	var many BuildErrors
+	if errors.As(err, &many) {
+		return many
+	}
+	var one *BuildError
+	if errors.As(err, &one) {
+		return []*BuildError{one}
+	}
+	return nil
+}
+
+// joinErrors turns collected errors into nil, one *BuildError or
+// BuildErrors (flattened).
+func joinErrors(errs []error) error {
+	var out BuildErrors
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if ps := Problems(err); ps != nil {
+			out = append(out, ps...)
+			continue
+		}
+		out = append(out, &BuildError{Msg: err.Error()})
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return out
 }

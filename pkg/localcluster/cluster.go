@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,9 @@ type Options struct {
 	Binary *Binary
 	// StartTimeout bounds the start of each component (default 2 minutes).
 	StartTimeout time.Duration
+	// FeatureGates are passed to kube-apiserver's --feature-gates, e.g.
+	// {"ShardedListAndWatch": true}.
+	FeatureGates map[string]bool
 }
 
 // Minimal is etcd + kube-apiserver + kube-controller-manager: fast, with
@@ -83,14 +87,18 @@ type Cluster struct {
 	Config *rest.Config
 	// Binary is the multi-call binary the components run from.
 	Binary Binary
+	// EtcdURL is etcd's client URL (http://127.0.0.1:<port>).
+	EtcdURL string
 
 	opts      Options
 	pki       pki
 	removeDir bool
 	log       io.Writer
 
-	mu      sync.Mutex
-	procs   []*process
+	mu    sync.Mutex
+	procs []*process
+	// ready checks, by component, whether a (re)started one serves.
+	ready   map[string]func() error
 	stopped bool
 	failed  error // a start failure or a component's unexpected exit
 	done    chan struct{}
@@ -111,7 +119,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if opts.Kwok && opts.Nodes == 0 {
 		opts.Nodes = 1
 	}
-	c = &Cluster{opts: opts, log: opts.Log, done: make(chan struct{})}
+	c = &Cluster{opts: opts, log: opts.Log, done: make(chan struct{}), ready: map[string]func() error{}}
 
 	// Check a fixed port before spending time on anything else.
 	if opts.APIServerPort != 0 {
@@ -217,8 +225,10 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return c, err
 	}
+	c.EtcdURL = etcdURL
 	plain := &http.Client{Timeout: 2 * time.Second}
-	if err := c.waitFor(ctx, etcd, "etcd", func() error { return httpOK(plain, etcdURL+"/health", "true") }); err != nil {
+	c.ready["etcd"] = func() error { return httpOK(plain, etcdURL+"/health", "true") }
+	if err := c.waitFor(ctx, etcd, "etcd", c.ready["etcd"]); err != nil {
 		return c, err
 	}
 	fmt.Fprintf(c.log, "trellis: etcd ready on %s\n", etcdURL)
@@ -247,6 +257,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		"--event-ttl=1h",
 		"--v=1",
 	}
+	if gates := featureGates(opts.FeatureGates); gates != "" {
+		apiArgs = append(apiArgs, "--feature-gates="+gates)
+	}
 	api, err := c.start(ctx, "kube-apiserver", apiArgs)
 	if err != nil {
 		return c, err
@@ -255,7 +268,8 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return c, err
 	}
-	if err := c.waitFor(ctx, api, "kube-apiserver", func() error { return httpOK(tlsClient, c.Host+"/readyz", "ok") }); err != nil {
+	c.ready["kube-apiserver"] = func() error { return httpOK(tlsClient, c.Host+"/readyz", "ok") }
+	if err := c.waitFor(ctx, api, "kube-apiserver", c.ready["kube-apiserver"]); err != nil {
 		return c, err
 	}
 	fmt.Fprintf(c.log, "trellis: kube-apiserver ready on %s\n", c.Host)
@@ -537,4 +551,14 @@ func (c *Cluster) Pids() map[string]int {
 		}
 	}
 	return out
+}
+
+// featureGates is gates as a --feature-gates value (sorted: stable args).
+func featureGates(gates map[string]bool) string {
+	var out []string
+	for k, v := range gates {
+		out = append(out, k+"="+strconv.FormatBool(v))
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
 }

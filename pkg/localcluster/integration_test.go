@@ -386,3 +386,54 @@ func TestDataDirKeepsState(t *testing.T) {
 		t.Fatalf("data = %v", got.Data)
 	}
 }
+
+// TestRestartComponents: etcd and kube-apiserver come back on their ports
+// with their data, and neither planned exit counts as a failure.
+func TestRestartComponents(t *testing.T) {
+	if testenv.Skipped() {
+		t.Skip("integration tests off")
+	}
+	ctx := context.Background()
+	c, err := localcluster.Start(ctx, localcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	cl, err := client.New(c.Config, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "survivor", Namespace: "default"}, Data: map[string]string{"k": "v"}}
+	if err := cl.Create(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	old := c.Pids()
+	for _, name := range []string{"etcd", "kube-apiserver"} {
+		if err := c.RestartComponent(ctx, name, time.Second); err != nil {
+			t.Fatalf("restart %s: %v", name, err)
+		}
+		if pid := c.Pids()[name]; pid == 0 || pid == old[name] {
+			t.Errorf("%s pid %d after the restart, was %d", name, pid, old[name])
+		}
+	}
+	if err := c.StopComponent("kube-apiserver", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Get(ctx, client.ObjectKeyFromObject(cm), &corev1.ConfigMap{}); err == nil {
+		t.Error("a stopped apiserver answered")
+	}
+	if err := c.StartComponent(ctx, "kube-apiserver"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "the ConfigMap read back", func() (bool, error) {
+		got := &corev1.ConfigMap{}
+		err := cl.Get(ctx, client.ObjectKeyFromObject(cm), got)
+		return err == nil && got.Data["k"] == "v", err
+	})
+	if err := c.Err(); err != nil {
+		t.Errorf("a planned restart was reported as a failure: %v", err)
+	}
+	if err := c.StartComponent(ctx, "kube-scheduler"); err == nil {
+		t.Error("StartComponent of a component the cluster does not run did not fail")
+	}
+}

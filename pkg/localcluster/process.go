@@ -16,6 +16,10 @@ import (
 // process is one running control-plane component in its own process group.
 type process struct {
 	name    string
+	bin     string
+	args    []string
+	dir     string
+	onExit  func(p *process)
 	cmd     *exec.Cmd
 	logPath string
 	logFile *os.File
@@ -49,7 +53,7 @@ func startProcess(name, bin string, args []string, dir, logPath string, onExit f
 		lf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, logFile: lf, exited: make(chan struct{})}
+	p := &process{name: name, bin: bin, args: args, dir: dir, onExit: onExit, cmd: cmd, logPath: logPath, logFile: lf, exited: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		lf.Close()

@@ -2,6 +2,7 @@ package operator_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -112,7 +113,13 @@ func TestApplyOrderDoesNotMatter(t *testing.T) {
 		return allActive(t, names), nil
 	})
 	if err != nil {
-		t.Fatalf("not all nested RGDs Active within 10s of the CRDs")
+		var states []string
+		for _, n := range names {
+			if u, err := dyn.Resource(rgdGVR).Get(context.Background(), n, metav1.GetOptions{}); err == nil {
+				states = append(states, n+": "+str(u, "status", "state")+" "+fmt.Sprint(condition(u, "Ready")["message"]))
+			}
+		}
+		t.Fatalf("not all nested RGDs Active within 10s of the CRDs:\n%s", strings.Join(states, "\n"))
 	}
 	t.Logf("all %d nested RGDs Active %s after the last CRD was installed (having waited %s)", len(names), time.Since(start).Round(10*time.Millisecond), waitFor)
 

@@ -339,8 +339,27 @@ func TestRGDDeletionWaitsForInstances(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "deletion blocked", getter(rgdGVR, "", "guarded"), func(u *unstructured.Unstructured) bool {
 		c := condition(u, "Ready")
-		return c != nil && c["reason"] == "DeletionBlocked" && strings.Contains(fmt.Sprint(c["message"]), "2 instance(s) of Guarded")
+		return str(u, "status", "state") == "DeletionBlocked" &&
+			c != nil && c["reason"] == "DeletionBlocked" && strings.Contains(fmt.Sprint(c["message"]), "2 instance(s) of Guarded")
 	})
+	// An instance created while the deletion is pending is flagged, not
+	// reconciled, and counted at once.
+	time.Sleep(1100 * time.Millisecond) // creationTimestamp has a resolution of one second
+	apply(t, guarded, parse(t, fmt.Sprintf("apiVersion: kro.run/v1alpha1\nkind: Guarded\nmetadata: {name: g3, namespace: %s}\n", ns)))
+	eventually(t, 15*time.Second, "g3 flagged", getter(guarded, ns, "g3"), func(u *unstructured.Unstructured) bool {
+		m := condition(u, "InstanceManaged")
+		return str(u, "status", "state") == "ERROR" && m != nil && m["reason"] == "ResourceGraphDefinitionDeleting"
+	})
+	if _, err := dyn.Resource(configMaps).Namespace(ns).Get(context.Background(), "g3-cm", metav1.GetOptions{}); err == nil {
+		t.Error("a child was created for an instance created during the RGD's deletion")
+	}
+	eventually(t, 5*time.Second, "count 3", getter(rgdGVR, "", "guarded"), func(u *unstructured.Unstructured) bool {
+		return strings.Contains(fmt.Sprint(condition(u, "Ready")["message"]), "3 instance(s) of Guarded")
+	})
+	if err := dyn.Resource(guarded).Namespace(ns).Delete(context.Background(), "g3", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, 15*time.Second, guarded, ns, "g3")
 	if err := dyn.Resource(guarded).Namespace(ns).Delete(context.Background(), "g1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -358,6 +377,13 @@ func TestRGDDeletionWaitsForInstances(t *testing.T) {
 	if _, err := dyn.Resource(guarded).Namespace(ns).Get(context.Background(), "g2", metav1.GetOptions{}); err != nil {
 		t.Fatalf("orphaned instance: %v", err)
 	}
+	// The orphan says so: not ACTIVE, not "properly managed".
+	eventually(t, 15*time.Second, "g2 ORPHANED", getter(guarded, ns, "g2"), func(u *unstructured.Unstructured) bool {
+		m, r := condition(u, "InstanceManaged"), condition(u, "Ready")
+		return str(u, "status", "state") == "ORPHANED" &&
+			m != nil && m["status"] == "False" && m["reason"] == "Orphaned" && strings.Contains(fmt.Sprint(m["message"]), "guarded") &&
+			r != nil && r["status"] == "False" && r["reason"] == "Orphaned"
+	})
 	if err := dyn.Resource(guarded).Namespace(ns).Delete(context.Background(), "g2", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}

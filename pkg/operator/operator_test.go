@@ -56,8 +56,9 @@ var (
 // controller` does.
 func startController(t *testing.T, env *testenv.Env) {
 	t.Helper()
+	metricsAddr = freeAddr(t)
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
@@ -132,6 +133,12 @@ spec:
 func apply(t *testing.T, gvr schema.GroupVersionResource, u *unstructured.Unstructured) {
 	t.Helper()
 	_, err := dyn.Resource(gvr).Namespace(u.GetNamespace()).Apply(context.Background(), u.GetName(), u, metav1.ApplyOptions{FieldManager: "test", Force: true})
+	// Right after a CRD (or the admission policy of its RGD) appears, the
+	// API server may not know the kind's schema yet, and says so.
+	for deadline := time.Now().Add(15 * time.Second); err != nil && strings.Contains(err.Error(), "There can be a delay") && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		_, err = dyn.Resource(gvr).Namespace(u.GetNamespace()).Apply(context.Background(), u.GetName(), u, metav1.ApplyOptions{FieldManager: "test", Force: true})
+	}
 	if err != nil {
 		t.Fatalf("apply %s %s: %v", u.GetKind(), u.GetName(), err)
 	}
@@ -372,10 +379,11 @@ spec:
 	}
 	cases := []struct {
 		name, resources, want string
+		reason                string // GraphAccepted's reason, when it matters
 	}{
-		{"bad-cycle", cm("a", "${b.metadata.name}", "") + cm("b", "${a.metadata.name}", ""), "graph contains a cycle: a -> b -> a"},
-		{"bad-unknown-field", cm("a", "x", "      bogus: 1"), "bogus"},
-		{"bad-cel-typo", cm("a", "x", "") + cm("b", "y", "      data:\n        v: ${a.metadata.nam}"), "nam"},
+		{"bad-cycle", cm("a", "${b.metadata.name}", "") + cm("b", "${a.metadata.name}", ""), "graph contains a cycle: a -> b -> a", ""},
+		{"bad-unknown-field", cm("a", "x", "      bogus: 1"), "bogus", ""},
+		{"bad-cel-typo", cm("a", "x", "") + cm("b", "y", "      data:\n        v: ${a.metadata.nam}"), "nam", ""},
 		{"bad-type", `
   - id: d
     template:
@@ -386,16 +394,32 @@ spec:
       spec:
         replicas: ${schema.spec.name}
         selector: {}
-        template: {}`, "replicas"},
+        template: {}`, "replicas", ""},
 		{"bad-unknown-kind", `
   - id: w
     template:
       apiVersion: example.com/v1
       kind: Widget
       metadata:
-        name: x`, "Widget"},
-		{"bad-duplicate-id", cm("a", "x", "") + cm("a", "y", ""), `duplicate resource id "a"`},
-		{"bad-reserved-id", cm("schema", "x", ""), `"schema" is a reserved word`},
+        name: x`, "Widget", "WaitingForKind"},
+		// No CRD can add a kind to a built-in group-version: a typo is an
+		// error at once, not a wait that never ends.
+		{"bad-builtin-kind", `
+  - id: svc
+    template:
+      apiVersion: v1
+      kind: Servise
+      metadata:
+        name: x`, "unknown kind v1/Servise", "InvalidResourceGraph"},
+		{"bad-builtin-kind-apps", `
+  - id: d
+    template:
+      apiVersion: apps/v1
+      kind: Deploymnet
+      metadata:
+        name: x`, "did you mean Deployment?", "InvalidResourceGraph"},
+		{"bad-duplicate-id", cm("a", "x", "") + cm("a", "y", ""), `duplicate resource id "a"`, ""},
+		{"bad-reserved-id", cm("schema", "x", ""), `"schema" is a reserved word`, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -407,6 +431,9 @@ spec:
 			})
 			if msg := fmt.Sprint(condition(got, "GraphAccepted")["message"]); !strings.Contains(msg, tc.want) {
 				t.Errorf("GraphAccepted message %q does not mention %q", msg, tc.want)
+			}
+			if r := condition(got, "GraphAccepted")["reason"]; tc.reason != "" && r != tc.reason {
+				t.Errorf("GraphAccepted reason %v, want %s", r, tc.reason)
 			}
 		})
 	}

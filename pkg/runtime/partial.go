@@ -23,8 +23,15 @@ type Unresolved struct {
 	Path string
 	// Raw is the template string as written in the RGD.
 	Raw string
+	// Keys is Path split exactly: map keys (string) and list indices (int),
+	// for keys that contain dots (e.g. the label app.kubernetes.io/name).
+	Keys []any
 	// Reason is the pending error.
 	Reason string
+	// Instance: the expressions read no resource, only the instance (and
+	// iterators), so nothing observed can resolve the field: the instance
+	// lacks the data. The controller waits for the instance to change.
+	Instance bool
 }
 
 // RenderPartial renders like Render, except that fields whose expressions
@@ -59,7 +66,7 @@ func (r *Instance) RenderItemPartial(n *graph.Node, item Item, size int) (*unstr
 
 func (r *Instance) renderPartialWith(n *graph.Node, vars map[string]any, extraLabels map[string]string) (*unstructured.Unstructured, []Unresolved, error) {
 	var unresolved []Unresolved
-	out := r.renderPartial(n, n.Template, vars, "", &unresolved)
+	out := r.renderPartial(n, n.Template, vars, "", nil, &unresolved)
 	obj := &unstructured.Unstructured{Object: out.(map[string]any)}
 	if n.Namespaced && obj.GetNamespace() == "" && !hasUnresolved(unresolved, "metadata.namespace") {
 		obj.SetNamespace(r.obj.GetNamespace())
@@ -81,16 +88,16 @@ func hasUnresolved(list []Unresolved, path string) bool {
 // unresolvedValue marks a dropped field while walking.
 type unresolvedValue struct{}
 
-func (r *Instance) renderPartial(n *graph.Node, v any, vars map[string]any, path string, acc *[]Unresolved) any {
+func (r *Instance) renderPartial(n *graph.Node, v any, vars map[string]any, path string, keys []any, acc *[]Unresolved) any {
 	switch val := v.(type) {
 	case string:
 		f, ok := n.Fields[val]
 		if !ok {
 			return val
 		}
-		out, err := evalField(f, vars)
+		out, err := r.evalField(f, vars)
 		if err != nil {
-			*acc = append(*acc, Unresolved{Path: path, Raw: val, Reason: err.Error()})
+			*acc = append(*acc, Unresolved{Path: path, Keys: append([]any(nil), keys...), Raw: val, Reason: err.Error(), Instance: r.readsNoResource(f)})
 			return unresolvedValue{}
 		}
 		return out
@@ -101,7 +108,7 @@ func (r *Instance) renderPartial(n *graph.Node, v any, vars map[string]any, path
 			if path != "" {
 				p = path + "." + k
 			}
-			c := r.renderPartial(n, child, vars, p, acc)
+			c := r.renderPartial(n, child, vars, p, append(keys[:len(keys):len(keys)], k), acc)
 			if c == cel.Omit {
 				continue
 			}
@@ -114,7 +121,7 @@ func (r *Instance) renderPartial(n *graph.Node, v any, vars map[string]any, path
 	case []any:
 		out := make([]any, 0, len(val))
 		for i, child := range val {
-			c := r.renderPartial(n, child, vars, fmt.Sprintf("%s[%d]", path, i), acc)
+			c := r.renderPartial(n, child, vars, fmt.Sprintf("%s[%d]", path, i), append(keys[:len(keys):len(keys)], i), acc)
 			if c == cel.Omit {
 				continue
 			}
@@ -136,4 +143,20 @@ func DesiredHash(u *unstructured.Unstructured) string {
 	raw, _ := json.Marshal(u.Object)
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:12])
+}
+
+// readsNoResource reports whether a field's expressions read no resource of
+// the graph (only the instance, iterators and kro's runtime library).
+func (r *Instance) readsNoResource(f *graph.Field) bool {
+	for _, p := range f.Parts {
+		if p.Program == nil {
+			continue
+		}
+		for ref := range p.Program.References {
+			if _, isNode := r.g.ByID[ref]; isNode {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -56,6 +56,9 @@ type Instance struct {
 	observed map[string]*unstructured.Unstructured
 	lists    map[string][]*unstructured.Unstructured
 	status   map[string]*NodeStatus
+	observer EvalObserver
+	evals    atomic.Uint32
+	evalBase uint32
 }
 
 // New starts an evaluation. ownerLabels are put on every rendered object.
@@ -162,7 +165,7 @@ func (r *Instance) Included(n *graph.Node) (bool, error) {
 	}
 	vars := r.snapshot()
 	for i, p := range n.IncludeWhen {
-		v, err := eval(p, vars)
+		v, err := r.eval(p, vars)
 		if err != nil {
 			return false, fmt.Errorf("includeWhen[%d]: %w", i, err)
 		}
@@ -191,7 +194,7 @@ func (r *Instance) Expand(n *graph.Node) ([]Item, error) {
 	vars := r.snapshot()
 	combos := []map[string]any{{}}
 	for _, d := range n.ForEach {
-		v, err := eval(d.Program, vars)
+		v, err := r.eval(d.Program, vars)
 		if err != nil {
 			return nil, fmt.Errorf("forEach %s: %w", d.Name, err)
 		}
@@ -279,7 +282,7 @@ func (r *Instance) render(n *graph.Node, v any, vars map[string]any) (any, error
 		if !ok {
 			return val, nil
 		}
-		return evalField(f, vars)
+		return r.evalField(f, vars)
 	case map[string]any:
 		out := make(map[string]any, len(val))
 		for k, child := range val {
@@ -322,7 +325,7 @@ func (r *Instance) ExternalSelector(n *graph.Node) (labels.Selector, error) {
 			if !ok {
 				return v, nil
 			}
-			out, err := evalField(f, vars)
+			out, err := r.evalField(f, vars)
 			if err != nil {
 				return "", fmt.Errorf("externalRef.metadata.selector: %w", err)
 			}
@@ -356,14 +359,14 @@ func (r *Instance) ExternalSelector(n *graph.Node) (labels.Selector, error) {
 func (r *Instance) ExternalName(n *graph.Node) (namespace, name string, err error) {
 	vars := r.snapshot()
 	if n.External.Name != nil {
-		v, err := evalField(n.External.Name, vars)
+		v, err := r.evalField(n.External.Name, vars)
 		if err != nil {
 			return "", "", fmt.Errorf("externalRef.metadata.name: %w", err)
 		}
 		name = fmt.Sprint(v)
 	}
 	if n.External.Namespace != nil {
-		v, err := evalField(n.External.Namespace, vars)
+		v, err := r.evalField(n.External.Namespace, vars)
 		if err != nil {
 			return "", "", fmt.Errorf("externalRef.metadata.namespace: %w", err)
 		}
@@ -418,7 +421,7 @@ func (r *Instance) ReadyList(n *graph.Node, desired int) (bool, string, error) {
 	for _, o := range objs {
 		vars := map[string]any{graph.EachVar: o.Object}
 		for i, p := range n.ReadyWhen {
-			v, err := eval(p, vars)
+			v, err := r.eval(p, vars)
 			if errors.Is(err, ErrPending) {
 				return false, fmt.Sprintf("item %s: readyWhen[%d]: %v", o.GetName(), i, err), nil
 			}
@@ -444,7 +447,7 @@ func (r *Instance) Ready(n *graph.Node) (bool, string, error) {
 	}
 	vars := map[string]any{n.ID: obj.Object}
 	for i, p := range n.ReadyWhen {
-		v, err := eval(p, vars)
+		v, err := r.eval(p, vars)
 		if errors.Is(err, ErrPending) {
 			return false, fmt.Sprintf("readyWhen[%d] %s: %v", i, p.Expr, err), nil
 		}
@@ -467,21 +470,21 @@ func (r *Instance) ProjectStatus() (map[string]any, error) {
 	}
 	vars := r.snapshot()
 	var errs []error
-	out, _ := projectStatus(r.g.Status, vars, "status", &errs).(map[string]any)
+	out, _ := r.projectStatus(r.g.Status, vars, "status", &errs).(map[string]any)
 	if out == nil {
 		out = map[string]any{}
 	}
 	return out, errors.Join(errs...)
 }
 
-func projectStatus(sf *graph.StatusField, vars map[string]any, path string, errs *[]error) any {
+func (r *Instance) projectStatus(sf *graph.StatusField, vars map[string]any, path string, errs *[]error) any {
 	if sf.Leaf != nil {
 		for _, d := range sf.Dependencies {
 			if _, ok := vars[d]; !ok {
 				return nil
 			}
 		}
-		v, err := evalField(sf.Leaf, vars)
+		v, err := r.evalField(sf.Leaf, vars)
 		if err != nil {
 			if !errors.Is(err, ErrPending) {
 				*errs = append(*errs, fmt.Errorf("%s: %w", path, err))
@@ -500,7 +503,7 @@ func projectStatus(sf *graph.StatusField, vars map[string]any, path string, errs
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if v := projectStatus(sf.Children[k], vars, path+"."+k, errs); v != nil {
+		if v := r.projectStatus(sf.Children[k], vars, path+"."+k, errs); v != nil {
 			out[k] = v
 		}
 	}
@@ -508,45 +511,6 @@ func projectStatus(sf *graph.StatusField, vars map[string]any, path string, errs
 		return nil
 	}
 	return out
-}
-
-func evalField(f *graph.Field, vars map[string]any) (any, error) {
-	if f.Standalone {
-		return eval(f.Parts[0].Program, vars)
-	}
-	var b strings.Builder
-	for _, p := range f.Parts {
-		if p.Program == nil {
-			b.WriteString(p.Text)
-			continue
-		}
-		v, err := eval(p.Program, vars)
-		if err != nil {
-			return nil, err
-		}
-		s, ok := v.(string)
-		if !ok {
-			return nil, fmt.Errorf("${%s} returned %T, a string template needs string", p.Program.Expr, v)
-		}
-		b.WriteString(s)
-	}
-	return b.String(), nil
-}
-
-func eval(p *cel.Program, vars map[string]any) (any, error) {
-	for ref := range p.References {
-		if _, ok := vars[ref]; !ok && ref != cel.RuntimeVarName {
-			return nil, fmt.Errorf("${%s}: %w: %s is not observed yet", p.Expr, ErrPending, ref)
-		}
-	}
-	v, err := p.Eval(vars)
-	if err != nil {
-		if cel.IsPending(err) {
-			return nil, fmt.Errorf("${%s}: %w: %v", p.Expr, ErrPending, err)
-		}
-		return nil, fmt.Errorf("${%s}: %w", p.Expr, err)
-	}
-	return v, nil
 }
 
 // Conditions evaluates the author's custom conditions. builtin are the
@@ -581,7 +545,7 @@ func (r *Instance) Conditions(builtin []any) ([]map[string]any, error) {
 		out = append(out, m)
 	}
 	for i, p := range r.g.Conditions {
-		v, err := eval(p, vars)
+		v, err := r.eval(p, vars)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("status.conditions[%d]: %w", i, err))
 			continue

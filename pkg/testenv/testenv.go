@@ -49,6 +49,8 @@ type Options struct {
 	// ControllerManager adds kube-controller-manager (garbage collection,
 	// namespace deletion, Deployment → ReplicaSet → Pod). Implied by Full.
 	ControllerManager bool
+	// FeatureGates of kube-apiserver, e.g. {"ShardedListAndWatch": true}.
+	FeatureGates map[string]bool
 }
 
 // Env is a running control plane.
@@ -76,6 +78,7 @@ func Start(opts Options) (*Env, error) {
 		lo = localcluster.Full()
 		lo.Log = os.Stderr
 	}
+	lo.FeatureGates = opts.FeatureGates
 	c, err := localcluster.Start(context.Background(), lo)
 	if err != nil {
 		return nil, err

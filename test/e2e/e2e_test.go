@@ -2,9 +2,11 @@
 
 // Package e2e runs the chainsaw end-to-end cases in test/e2e/kro (copied
 // unmodified from kro) against a local control plane with `trellis
-// controller` running as its own process.
+// controller` running as its own process: with admin credentials
+// (TestKroChainsaw), and installed by dist/install.yaml, running with the
+// chart's identity (TestKroChainsawChartIdentity).
 //
-//	make e2e                                # all cases
+//	make e2e                                # all cases, both ways
 //	TRELLIS_E2E_CASES=check-rgd go test -tags e2e ./test/e2e/ -v -timeout 30m
 //
 // Environment: TRELLIS_E2E_CASES (regular expression of case names),
@@ -24,10 +26,23 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/trellis-dev/trellis/pkg/localcluster"
+	"github.com/trellis-dev/trellis/test/chart"
 )
 
-func TestKroChainsaw(t *testing.T) {
+func TestKroChainsaw(t *testing.T) { runChainsaw(t, false) }
+
+// TestKroChainsawChartIdentity runs the same cases as kro's own e2e runs
+// them: the chart installed in rbac.mode=aggregation (dist/install.yaml)
+// and the controller with the chart's identity (its ServiceAccount,
+// impersonated) and its Deployment's flags. Each case brings the
+// ClusterRole, labelled rbac.kro.run/aggregate-to-controller, for the kinds
+// it creates; nothing else is granted.
+func TestKroChainsawChartIdentity(t *testing.T) { runChainsaw(t, true) }
+
+func runChainsaw(t *testing.T, chartIdentity bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	root, err := filepath.Abs("../..")
@@ -37,6 +52,9 @@ func TestKroChainsaw(t *testing.T) {
 	artifacts := os.Getenv("TRELLIS_E2E_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = filepath.Join(root, "_output", "e2e")
+	}
+	if chartIdentity {
+		artifacts = filepath.Join(artifacts, "chart-identity")
 	}
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
@@ -77,8 +95,12 @@ func TestKroChainsaw(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lf.Close()
-	ctrl := exec.Command(trellis, "controller", "--kubeconfig", cluster.Kubeconfig,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--zap-log-level", "info")
+	flags := []string{"--zap-log-level=info"}
+	kubeconfig := cluster.Kubeconfig
+	if chartIdentity {
+		flags, kubeconfig = installChart(ctx, t, root, cluster.Kubeconfig)
+	}
+	ctrl := exec.Command(trellis, append(append([]string{"controller"}, flags...), chart.OutOfCluster(kubeconfig)...)...)
 	ctrl.Stdout, ctrl.Stderr = lf, lf
 	ctrl.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := ctrl.Start(); err != nil {
@@ -123,6 +145,31 @@ func TestKroChainsaw(t *testing.T) {
 	if csErr != nil {
 		t.Fatalf("chainsaw: %v (report: %s, controller log: %s)", csErr, filepath.Join(artifacts, "chainsaw-report.json"), ctrlLog)
 	}
+}
+
+// installChart applies dist/install.yaml with the admin kubeconfig and
+// returns the Deployment's flags and a kubeconfig with the chart's identity.
+func installChart(ctx context.Context, t *testing.T, root, adminKubeconfig string) (args []string, kubeconfig string) {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", adminKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := chart.ReadDist(root, "install.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chart.Install(ctx, cfg, manifest); err != nil {
+		t.Fatal(err)
+	}
+	if args, err = chart.DeploymentArgs(manifest); err != nil {
+		t.Fatal(err)
+	}
+	if kubeconfig, err = chart.IdentityKubeconfig(adminKubeconfig, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("dist/install.yaml applied; controller flags %v, as %s:%s", args, chart.Namespace, chart.ServiceAccount)
+	return args, kubeconfig
 }
 
 func copyFile(from, to string) {

@@ -1,5 +1,6 @@
 // Package acktest starts real local servers that speak the AWS APIs, for
-// the tests of trellis's ACK-compatible controllers: versitygw (S3, posix
+// the tests of trellis's ACK-compatible controllers: moto_server (IAM, STS,
+// EC2, RDS, Secrets Manager, SQS, S3, DynamoDB), versitygw (S3, posix
 // backend in a temp dir; Apache-2.0) and dynalite (DynamoDB, npm). Servers
 // listen on 127.0.0.1 on free ports and are stopped when the test ends. When
 // a server is not installed the test is skipped with a message that says how
@@ -22,6 +23,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +31,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trellis-dev/trellis/pkg/localaws"
 )
 
 // Credentials used with the local servers.
@@ -128,7 +132,7 @@ func (s *Server) Start() {
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second) // moto takes long to start on a loaded machine
 	for {
 		c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond)
 		if err == nil {
@@ -142,7 +146,7 @@ func (s *Server) Start() {
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			s.tb.Fatalf("%s did not listen on %s within 30s:\n%s", s.name, s.Addr, s.out.String())
+			s.tb.Fatalf("%s did not listen on %s within 90s:\n%s", s.name, s.Addr, s.out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -277,4 +281,42 @@ func SetAWSEnv(t *testing.T, s3, dynamodb, sts *Server) {
 	} else {
 		t.Setenv("AWS_ENDPOINT_URL_STS", fmt.Sprintf("http://127.0.0.1:%d", FreePort(t)))
 	}
+}
+
+// MotoAccountID is the account moto's STS GetCallerIdentity answers with.
+const MotoAccountID = localaws.AccountID
+
+// StartMoto starts moto_server (IAM, STS, EC2, RDS, Secrets Manager, SQS,
+// S3 and DynamoDB on one endpoint, state in memory), or skips.
+func StartMoto(tb testing.TB) *Server {
+	tb.Helper()
+	cmd := localaws.Command()
+	if cmd == nil {
+		skip(tb, "moto_server is not installed (looked at $TRELLIS_MOTO, $PATH and python3 -m moto.server): "+
+			"pip install 'moto[server]==5.2.1'")
+	}
+	port := FreePort(tb)
+	return newServer(tb, "moto_server", fmt.Sprintf("127.0.0.1:%d", port),
+		append(cmd, "-H", "127.0.0.1", "-p", fmt.Sprint(port)))
+}
+
+// Reset clears every resource of a moto server (POST /moto-api/reset).
+func (s *Server) Reset(tb testing.TB) {
+	tb.Helper()
+	resp, err := http.Post(s.Endpoint+"/moto-api/reset", "application/json", nil)
+	if err != nil {
+		tb.Fatalf("resetting %s: %v", s.name, err)
+	}
+	resp.Body.Close()
+}
+
+// SetMotoEnv points every AWS service of the SDK at one moto server through
+// the SDK's standard environment variables, for the rest of the test.
+func SetMotoEnv(t *testing.T, moto *Server) {
+	t.Helper()
+	SetAWSEnv(t, nil, nil, moto)
+	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", "")
+	t.Setenv("AWS_ENDPOINT_URL_STS", "")
 }

@@ -9,7 +9,7 @@
 // Struct tag `ack:"required"` adds the field to its parent's required list and
 // `ack:"immutable"` adds the CEL rule self == oldSelf (as ACK does), and
 // `ack:"extension"` marks a trellis field that ACK's CRD does not have.
-// `ack:"unimplemented=<object|array|string|boolean|integer>"` declares a field
+// `ack:"unimplemented=<object|array|strings|string|boolean|integer>"` declares a field
 // of ACK's API that trellis does not implement: objects (and array items)
 // preserve unknown fields, so the API server keeps what a manifest sets
 // there and the controller reports it. Other unknown fields are pruned, as
@@ -25,9 +25,6 @@ import (
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
-
-	dynamodbv1alpha1 "github.com/trellis-dev/trellis/api/ack/dynamodb/v1alpha1"
-	s3v1alpha1 "github.com/trellis-dev/trellis/api/ack/s3/v1alpha1"
 )
 
 // Kind describes one generated CRD.
@@ -52,28 +49,17 @@ var syncedColumn = apiextv1.CustomResourceColumnDefinition{
 }
 var ageColumn = apiextv1.CustomResourceColumnDefinition{Name: "Age", Type: "date", JSONPath: ".metadata.creationTimestamp"}
 
-// Kinds lists every ACK-compatible kind trellis implements.
+// kinds holds the registered kinds; each service registers its kinds from
+// its own file (kinds_<service>.go) with register.
+var kinds []Kind
+
+func register(k ...Kind) { kinds = append(kinds, k...) }
+
+// Kinds lists every ACK-compatible kind trellis implements, sorted by CRD name.
 func Kinds() []Kind {
-	return []Kind{
-		{
-			Group: s3v1alpha1.GroupVersion.Group, Kind: "Bucket", Plural: "buckets", Singular: "bucket",
-			Object: &s3v1alpha1.Bucket{},
-			PrinterColumns: []apiextv1.CustomResourceColumnDefinition{
-				{Name: "ARN", Type: "string", JSONPath: ".status.ackResourceMetadata.arn", Priority: 1},
-				syncedColumn, ageColumn,
-			},
-		},
-		{
-			Group: dynamodbv1alpha1.GroupVersion.Group, Kind: "Table", Plural: "tables", Singular: "table",
-			Object: &dynamodbv1alpha1.Table{},
-			PrinterColumns: []apiextv1.CustomResourceColumnDefinition{
-				{Name: "ARN", Type: "string", JSONPath: ".status.ackResourceMetadata.arn", Priority: 1},
-				{Name: "CLASS", Type: "string", JSONPath: ".spec.tableClass"},
-				{Name: "STATUS", Type: "string", JSONPath: ".status.tableStatus"},
-				syncedColumn, ageColumn,
-			},
-		},
-	}
+	out := append([]Kind(nil), kinds...)
+	sort.Slice(out, func(i, j int) bool { return out[i].CRDName() < out[j].CRDName() })
+	return out
 }
 
 // CRD builds the CustomResourceDefinition of k.
@@ -275,6 +261,9 @@ func unimplementedSchema(typ string) (*apiextv1.JSONSchemaProps, error) {
 			Schema: &apiextv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: ptr(true)}}}, nil
 	case "string", "boolean":
 		return &apiextv1.JSONSchemaProps{Type: typ}, nil
+	case "strings": // a list of strings (e.g. Subnet routeTables)
+		return &apiextv1.JSONSchemaProps{Type: "array", Items: &apiextv1.JSONSchemaPropsOrArray{
+			Schema: &apiextv1.JSONSchemaProps{Type: "string"}}}, nil
 	case "integer":
 		return &apiextv1.JSONSchemaProps{Type: typ, Format: "int64"}, nil
 	}

@@ -22,6 +22,10 @@ type outcome struct {
 	synced bool
 	// notSyncedReason explains synced=false.
 	notSyncedReason string
+	// refs is the ACK.ReferencesResolved status ("" when the spec has no
+	// references), refsMessage why it is not True.
+	refs        corev1.ConditionStatus
+	refsMessage string
 }
 
 // setConditions replaces st.Conditions with the conditions for o. prev are
@@ -79,6 +83,15 @@ func setConditions(st *ackv1alpha1.ResourceStatus, prev []*ackv1alpha1.Condition
 		add(ackv1alpha1.ConditionTypeRecoverable, corev1.ConditionFalse, "", "")
 	}
 	add(ackv1alpha1.ConditionTypeResourceSynced, syncedStatus, syncedReason, syncedMsg)
+	if o.refs != "" {
+		// As ACK words it: the message says that resolution failed, the
+		// reason says why.
+		msg := ""
+		if o.refs != corev1.ConditionTrue {
+			msg = "Reference resolution failed"
+		}
+		add(ackv1alpha1.ConditionTypeReferencesResolved, o.refs, o.refsMessage, msg)
+	}
 
 	// Ready mirrors the others.
 	switch {

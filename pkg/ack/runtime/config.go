@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"os"
 	"strings"
 	"sync"
@@ -35,6 +36,12 @@ type Config struct {
 	S3UsePathStyle bool
 	// IdentityTimeout bounds the STS GetCallerIdentity call.
 	IdentityTimeout time.Duration
+	// EndpointURL sends every service's calls to one endpoint (e.g. a local
+	// AWS-compatible server); empty keeps the SDK's resolution, which also
+	// honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>.
+	EndpointURL string
+	// Credentials replaces the SDK's credential chain when set.
+	Credentials aws.CredentialsProvider
 }
 
 // Identity is the AWS account the controllers act as.
@@ -42,6 +49,10 @@ type Identity struct {
 	AccountID string
 	Partition string
 }
+
+// callTimeout bounds one attempt of an AWS API call (control-plane calls
+// answer in seconds).
+const callTimeout = 15 * time.Second
 
 // AWS holds the loaded SDK configuration and the caller identity.
 type AWS struct {
@@ -61,6 +72,15 @@ func LoadAWS(ctx context.Context, cfg Config, log logr.Logger) (*AWS, error) {
 	if cfg.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(cfg.Region))
 	}
+	if cfg.EndpointURL != "" {
+		opts = append(opts, awsconfig.WithBaseEndpoint(cfg.EndpointURL))
+	}
+	if cfg.Credentials != nil {
+		opts = append(opts, awsconfig.WithCredentialsProvider(cfg.Credentials))
+	}
+	// A call that never answers must not hold a worker: each attempt ends
+	// after callTimeout and counts as a transient failure (the SDK tries three times, then the resource is Recoverable and requeued).
+	opts = append(opts, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(callTimeout)))
 	c, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, err
@@ -70,6 +90,7 @@ func LoadAWS(ctx context.Context, cfg Config, log logr.Logger) (*AWS, error) {
 		log.Info("no AWS region configured (--aws-region, AWS_REGION); using us-east-1")
 	}
 	cfg.Region = c.Region
+	instrument(&c) // ack_outbound_api_requests_* for every service (metrics.go)
 	if cfg.IdentityTimeout == 0 {
 		cfg.IdentityTimeout = 10 * time.Second
 	}

@@ -142,6 +142,8 @@ func (r *Reconciler[T]) delete(ctx context.Context, env Env, desired T) (ctrl.Re
 		if isReadOnly(desired) || desired.GetAnnotations()[ackv1alpha1.AnnotationAdopted] == "true" {
 			r.fillFromAdoptionFields(desired)
 		}
+		// As in ACK, references are resolved for the delete, errors ignored.
+		_, _ = r.resolveReferences(ctx, desired)
 		latest, err := r.Manager.ReadOne(ctx, env, target)
 		switch {
 		case err != nil && cl.IsNotFound(err):
@@ -176,7 +178,7 @@ func (r *Reconciler[T]) finishDelete(ctx context.Context, obj T, err error) (ctr
 		logf.FromContext(ctx).Error(perr, "patching status")
 	}
 	if o.class == ClassTerminal {
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: r.Config.ResyncPeriod}, nil
 	}
 	return ctrl.Result{}, err
 }
@@ -207,6 +209,9 @@ type syncResult[T Object] struct {
 	latest  T
 	have    bool
 	requeue bool
+	// refsUsed: the spec has references, resolved with refsErr.
+	refsUsed bool
+	refsErr  error
 }
 
 func (r *Reconciler[T]) sync(ctx context.Context, env Env, desired T, unknown []string) (ctrl.Result, error) {
@@ -223,6 +228,7 @@ func (r *Reconciler[T]) sync(ctx context.Context, env Env, desired T, unknown []
 		}
 	}
 	o := r.outcome(err, synced, reason)
+	o.refs, o.refsMessage = refState(res.refsUsed, res.refsErr)
 	if o.class == ClassRequeue {
 		o.synced, o.notSyncedReason = false, o.message
 	}
@@ -247,13 +253,23 @@ func (r *Reconciler[T]) sync(ctx context.Context, env Env, desired T, unknown []
 
 	switch o.class {
 	case ClassTerminal:
-		log.Info("terminal error; waiting for a spec change", "error", o.message)
-		return ctrl.Result{}, nil
+		// A spec change retries at once; the resync period retries anyway,
+		// since what made it terminal may lie outside the spec (ACK
+		// community#1844/#2098: Terminal was only retried after a restart).
+		log.Info("terminal error; retrying on a spec change or after the resync period", "error", o.message)
+		return ctrl.Result{RequeueAfter: r.Config.ResyncPeriod}, nil
 	case ClassRequeue:
 		var re *RequeueError
 		errors.As(err, &re)
 		return ctrl.Result{RequeueAfter: re.After}, nil
 	case ClassRecoverable, ClassNotFound:
+		var re *ReferenceError
+		if errors.As(err, &re) {
+			// Waiting on another resource: look again soon, without the
+			// growing backoff of an error.
+			log.V(1).Info("waiting for a reference", "reason", re.Msg)
+			return ctrl.Result{RequeueAfter: ReferenceWait}, nil
+		}
 		return ctrl.Result{}, err
 	}
 	if res.requeue {
@@ -319,7 +335,7 @@ func (r *Reconciler[T]) fillFromAdoptionFields(obj T) {
 	}
 }
 
-func (r *Reconciler[T]) doSync(ctx context.Context, env Env, desired T, unknown []string) (syncResult[T], error) {
+func (r *Reconciler[T]) doSync(ctx context.Context, env Env, desired T, unknown []string) (res syncResult[T], err error) {
 	log := logf.FromContext(ctx)
 	var none syncResult[T]
 	m := r.Manager
@@ -375,6 +391,14 @@ func (r *Reconciler[T]) doSync(ctx context.Context, env Env, desired T, unknown 
 	if readOnly || adopted {
 		r.fillFromAdoptionFields(desired)
 	}
+	// References: on an error the loop stops (nothing is created), unless
+	// the resource is only observed.
+	refsUsed, refsErr := r.resolveReferences(ctx, desired)
+	// Every outcome from here on reports the references (True once resolved).
+	defer func() { res.refsUsed, res.refsErr = refsUsed, refsErr }()
+	if refsErr != nil && !readOnly {
+		return syncResult[T]{refsUsed: refsUsed, refsErr: refsErr}, refsErr
+	}
 	if err := m.Validate(desired); err != nil {
 		var te *TerminalError
 		if !errors.As(err, &te) {
@@ -394,7 +418,7 @@ func (r *Reconciler[T]) doSync(ctx context.Context, env Env, desired T, unknown 
 		if d := m.Delta(desired, latest); len(d) > 0 {
 			log.Info("read-only resource differs from its spec; not updating", "fields", d)
 		}
-		return syncResult[T]{latest: latest, have: true}, nil
+		return syncResult[T]{latest: latest, have: true, refsUsed: refsUsed, refsErr: refsErr}, nil
 	}
 
 	latest, err := m.ReadOne(ctx, env, desired)
@@ -418,7 +442,7 @@ func (r *Reconciler[T]) doSync(ctx context.Context, env Env, desired T, unknown 
 				return none, err
 			}
 			log.Info("adopted existing AWS resource (adopt-or-create)")
-			return syncResult[T]{latest: latest, have: true, requeue: true}, nil
+			return syncResult[T]{latest: latest, have: true, refsUsed: refsUsed, refsErr: refsErr, requeue: true}, nil
 		}
 		if delta := m.Delta(desired, latest); len(delta) > 0 {
 			log.Info("updating AWS resource", "fields", delta)
@@ -437,15 +461,20 @@ func (r *Reconciler[T]) doSync(ctx context.Context, env Env, desired T, unknown 
 		}
 		setSpec(latest, withDefaults)
 	}
-	return syncResult[T]{latest: latest, have: true}, nil
+	return syncResult[T]{latest: latest, have: true, refsUsed: refsUsed, refsErr: refsErr}, nil
 }
 
 func (r *Reconciler[T]) create(ctx context.Context, env Env, desired T) (T, error) {
 	log := logf.FromContext(ctx)
 	var zero T
-	if err := r.patchFinalizer(ctx, desired, true); err != nil {
+	// The finalizer is patched on a copy: decoding the answer into desired
+	// would drop the values its references resolved to (kept in memory).
+	fin := desired.DeepCopyObject().(T)
+	if err := r.patchFinalizer(ctx, fin, true); err != nil {
 		return zero, err
 	}
+	desired.SetFinalizers(fin.GetFinalizers())
+	desired.SetResourceVersion(fin.GetResourceVersion())
 	log.Info("creating AWS resource")
 	created, err := r.Manager.Create(ctx, env, desired)
 	if err != nil {
@@ -485,18 +514,27 @@ func (r *Reconciler[T]) create(ctx context.Context, env Env, desired T) (T, erro
 }
 
 // patchFinalizer adds or removes the kind's finalizer on obj (in place).
+// The patch is sent from a copy and only the metadata is taken back: the
+// answer would overwrite obj's values resolved in memory (references,
+// Secret values), which the API server does not have.
 func (r *Reconciler[T]) patchFinalizer(ctx context.Context, obj T, add bool) error {
 	before := obj.DeepCopyObject().(T)
+	after := obj.DeepCopyObject().(T)
 	var changed bool
 	if add {
-		changed = controllerutil.AddFinalizer(obj, r.Finalizer())
+		changed = controllerutil.AddFinalizer(after, r.Finalizer())
 	} else {
-		changed = controllerutil.RemoveFinalizer(obj, r.Finalizer())
+		changed = controllerutil.RemoveFinalizer(after, r.Finalizer())
 	}
 	if !changed {
 		return nil
 	}
-	return r.Client.Patch(ctx, obj, client.MergeFrom(before))
+	if err := r.Client.Patch(ctx, after, client.MergeFrom(before)); err != nil {
+		return err
+	}
+	obj.SetFinalizers(after.GetFinalizers())
+	obj.SetResourceVersion(after.GetResourceVersion())
+	return nil
 }
 
 // markAdopted adds the finalizer and adopted=true, and with writeSpec the
@@ -514,6 +552,9 @@ func (r *Reconciler[T]) markAdopted(ctx context.Context, base, desired, latest T
 	after.SetAnnotations(a)
 	if writeSpec {
 		setSpec(after, latest)
+		if rr, ok := r.Manager.(ReferenceResolver[T]); ok {
+			rr.ClearResolvedReferences(after)
+		}
 	}
 	if err := r.Client.Patch(ctx, after, client.MergeFrom(before)); err != nil {
 		return err
@@ -522,4 +563,16 @@ func (r *Reconciler[T]) markAdopted(ctx context.Context, base, desired, latest T
 	desired.SetAnnotations(after.GetAnnotations())
 	desired.SetResourceVersion(after.GetResourceVersion())
 	return nil
+}
+
+// resolveReferences resolves desired's references in memory when the kind
+// has any; used reports whether the spec uses one.
+func (r *Reconciler[T]) resolveReferences(ctx context.Context, desired T) (used bool, err error) {
+	rr, ok := r.Manager.(ReferenceResolver[T])
+	if !ok {
+		return false, nil
+	}
+	refs := &Refs{Reader: r.Reader, Namespace: desired.GetNamespace()}
+	err = rr.ResolveReferences(ctx, refs, desired)
+	return refs.Used, err
 }

@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -259,6 +261,43 @@ func TestSeedWebApp(t *testing.T) {
 		}
 	})
 
+	t.Run("render agrees with the controller on an instance without data", func(t *testing.T) {
+		noName := load(t, filepath.Join("..", "testdata", "instances", "webapp-noname.yaml"))
+		noName.SetNamespace(ns)
+		apply(t, c, webappGVR, noName)
+		t.Cleanup(func() {
+			// Gone before the diff and live-graph subtests list instances.
+			_ = c.Dynamic.Resource(webappGVR).Namespace(ns).Delete(context.Background(), noName.GetName(), metav1.DeleteOptions{})
+			_ = wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+				_, err := c.Dynamic.Resource(webappGVR).Namespace(ns).Get(ctx, noName.GetName(), metav1.GetOptions{})
+				return err != nil, nil
+			})
+		})
+		waitFor(t, time.Minute, "no-name IN_PROGRESS on spec.name", func() (*unstructured.Unstructured, error) {
+			return c.Dynamic.Resource(webappGVR).Namespace(ns).Get(ctx, noName.GetName(), metav1.GetOptions{})
+		}, func(u *unstructured.Unstructured) bool {
+			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+			for _, c := range conds {
+				if m := c.(map[string]any); m["type"] == "ResourcesReady" {
+					return state(u) == "IN_PROGRESS" && strings.Contains(fmt.Sprint(m["message"]), "no such key: name")
+				}
+			}
+			return false
+		})
+		var out, errOut bytes.Buffer
+		ok, err := cli.RunRender(cli.RenderInputs{Inputs: cli.Inputs{Files: []string{seed("000-webapp-rgd.yaml")}},
+			Instances: []string{filepath.Join("..", "testdata", "instances", "webapp-noname.yaml")}, Namespace: ns}, &out, &errOut)
+		if err != nil || ok {
+			t.Errorf("render: ok=%v err=%v, want a failure like the controller's wait\n%s%s", ok, err, out.String(), errOut.String())
+		}
+		for _, want := range []string{"deployment  Deployment: waiting: the instance does not set what ${schema.spec.name} reads (no such key: name)",
+			`ingress     Ingress: waiting: waiting for "deployment"`} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("render lacks %q (the controller's view):\n%s", want, out.String())
+			}
+		}
+	})
+
 	t.Run("validate against the cluster", func(t *testing.T) {
 		var out, errOut bytes.Buffer
 		ok, err := cli.Validate(cli.Inputs{Files: []string{seed("000-webapp-rgd.yaml")}, Cluster: c.Resolver}, &out, &errOut)
@@ -292,6 +331,27 @@ func TestSeedWebApp(t *testing.T) {
 		if !strings.Contains(out.String(), "CRD unchanged; children: 0 to create, 0 to change, 0 to prune") {
 			t.Errorf("unexpected summary:\n%s", out.String())
 		}
+		// The file leaves spec.schema.group and scope to the API server's
+		// defaults: compared after defaulting, the spec is unchanged.
+		if !strings.Contains(out.String(), "ResourceGraphDefinition webapp.kro.run: spec unchanged") {
+			t.Errorf("the RGD just applied is reported as changed:\n%s", out.String())
+		}
+	})
+
+	t.Run("diff invalid", func(t *testing.T) {
+		raw, err := os.ReadFile(seed("000-webapp-rgd.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.Replace(string(raw), "${schema.spec.replicas}", "${schema.spec.replica}", 1)
+		var out, errOut bytes.Buffer
+		changed, err := cli.RunDiff(ctx, c, cli.Inputs{Files: []string{"-"}, Stdin: strings.NewReader(s)}, cli.DiffOptions{Namespace: ns}, &out, &errOut)
+		if !errors.Is(err, cli.ErrInvalid) || changed {
+			t.Errorf("diff of an RGD that does not build: changed=%v err=%v, want ErrInvalid\n%s%s", changed, err, out.String(), errOut.String())
+		}
+		if !strings.Contains(errOut.String(), "replica") {
+			t.Errorf("no diagnostic naming the field:\n%s", errOut.String())
+		}
 	})
 
 	t.Run("diff changed", func(t *testing.T) {
@@ -316,7 +376,8 @@ func TestSeedWebApp(t *testing.T) {
 			t.Error("no change reported")
 		}
 		for _, want := range []string{
-			"ResourceGraphDefinition webapp.kro.run: spec changed",
+			"ResourceGraphDefinition webapp.kro.run: spec would change",
+			"webapp.kro.run: CRD would be updated (breaking); children: 0 to create, 1 to change, 1 to prune",
 			"would be updated; BREAKING changes:",
 			"ingress",
 			"~ Deployment default/test-app (resources[deployment]) would change:",

@@ -95,3 +95,28 @@ func (x *childIndex) children(id types.UID) []childRef {
 	}
 	return out
 }
+
+// keySet is a set of instance keys safe for concurrent use.
+type keySet struct {
+	mu sync.Mutex
+	m  map[key]struct{}
+}
+
+func (s *keySet) add(k key) {
+	s.mu.Lock()
+	s.m[k] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *keySet) remove(k key) {
+	s.mu.Lock()
+	delete(s.m, k)
+	s.mu.Unlock()
+}
+
+func (s *keySet) has(k key) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[k]
+	return ok
+}

@@ -3,9 +3,12 @@ package instance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -65,22 +68,63 @@ func (c *Controller) ownedChildren(inst *unstructured.Unstructured, gvrs []schem
 	return out
 }
 
-func (c *Controller) deleteChild(ctx context.Context, ch child) error {
+// deleteChild deletes one child and says whether the DELETE response shows
+// it gone: the API server answers an immediate deletion with a Status or
+// the deleted object, and one that waits (a finalizer, a grace period)
+// with the object marked for deletion.
+//
+// With an RGD identity the DELETE goes through its impersonating dynamic
+// client, which does not hand back the response: the child's delete event
+// then says when it is gone.
+func (c *Controller) deleteChild(ctx context.Context, acc childAccess, ch child) (gone bool, err error) {
 	uid := ch.obj.GetUID()
-	err := c.dyn.Resource(ch.gvr).Namespace(ch.obj.GetNamespace()).Delete(ctx, ch.obj.GetName(),
-		metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return fmt.Errorf("deleting %s %s: %w", ch.gvr.Resource, ch.obj.GetName(), err)
+	opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}
+	var raw []byte
+	if acc.own {
+		body, _ := json.Marshal(opts)
+		raw, err = c.raw.Delete().AbsPath(objectPath(ch.gvr, ch.obj.GetNamespace(), ch.obj.GetName())).Body(body).Do(ctx).Raw()
+	} else {
+		err = acc.dyn.Resource(ch.gvr).Namespace(ch.obj.GetNamespace()).Delete(ctx, ch.obj.GetName(), opts)
 	}
-	return nil
+	switch {
+	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
+		return true, nil // gone, or replaced by an object that is not ours
+	case err != nil:
+		return false, fmt.Errorf("deleting %s %s: %w", ch.gvr.Resource, ch.obj.GetName(), err)
+	case !acc.own:
+		return false, nil
+	}
+	var resp struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			DeletionTimestamp *string `json:"deletionTimestamp"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(raw, &resp) != nil {
+		return false, nil // unreadable: wait for the watch to say
+	}
+	return resp.Kind == "Status" || resp.Metadata.DeletionTimestamp == nil, nil
+}
+
+// objectPath is the URL path of one object.
+func objectPath(gvr schema.GroupVersionResource, namespace, name string) string {
+	p := resourcePath(gvr)
+	if namespace != "" {
+		p = path.Join(path.Dir(p), "namespaces", namespace, gvr.Resource)
+	}
+	return path.Join(p, name)
 }
 
 // delete removes the children of a deleted instance in reverse dependency
-// order, one wave at a time (a wave waits for the previous one to be gone,
-// so finalizers of children are honoured), then releases the instance.
+// order, one wave at a time, then releases the instance. A wave's DELETEs
+// run concurrently; when their responses show every child gone, the next
+// wave starts at once, so an instance whose children have no finalizers is
+// released in one pass and its status is never written. A wave that waits
+// on a child (a finalizer, a grace period) ends the pass with the status
+// DELETING; the child's delete event brings the next pass.
 // It never evaluates the graph, so it works when the RGD is gone or broken.
 func (c *Controller) delete(ctx context.Context, k key, reg *registration, inst *unstructured.Unstructured) error {
-	if !hasString(inst.GetFinalizers(), v1alpha1.Finalizer) {
+	if !hasString(inst.GetFinalizers(), v1alpha1.Finalizer) || c.deletions.released(k, inst.GetUID()) {
 		return nil
 	}
 	gvrs := inventoryGVRs(inst)
@@ -90,32 +134,71 @@ func (c *Controller) delete(ctx context.Context, k key, reg *registration, inst 
 	for _, gvr := range gvrs {
 		c.children.waitSynced(ctx, gvr)
 	}
-	children := c.ownedChildren(inst, gvrs)
-	if len(children) == 0 {
-		return c.releaseFinalizer(ctx, k, inst)
-	}
-	top := 0
-	for _, ch := range children {
-		if o := applyOrder(ch.obj); o > top {
-			top = o
-		}
-	}
-	// The status first: the wave's delete events bring the next reconcile,
-	// which then reads it back unchanged and writes nothing.
-	if err := c.writeStatus(ctx, k, inst, deletingStatus(inst)); err != nil {
+	children := c.deletions.withoutGone(k, c.ownedChildren(inst, gvrs))
+	acc, err := c.deleteAccess(reg, k.namespace)
+	if err != nil {
 		return err
 	}
-	for _, ch := range children {
-		if applyOrder(ch.obj) != top {
-			continue
+	for len(children) > 0 {
+		top := 0
+		for _, ch := range children {
+			top = max(top, applyOrder(ch.obj))
 		}
-		if ch.obj.GetDeletionTimestamp() == nil {
-			if err := c.deleteChild(ctx, ch); err != nil {
-				return err
+		var wave, rest []child
+		for _, ch := range children {
+			if applyOrder(ch.obj) == top {
+				wave = append(wave, ch)
+			} else {
+				rest = append(rest, ch)
 			}
 		}
+		waiting, err := c.deleteWave(ctx, k, acc, wave)
+		if err != nil {
+			return err
+		}
+		if waiting {
+			return c.writeStatus(ctx, k, inst, deletingStatus(inst))
+		}
+		children = rest
 	}
-	return nil // child delete events bring us back for the next wave
+	if err := c.releaseFinalizer(ctx, k, inst); err != nil {
+		return err
+	}
+	c.deletions.release(k, inst.GetUID())
+	return nil
+}
+
+// deleteWave deletes the children of one wave concurrently and says
+// whether any of them is still there.
+func (c *Controller) deleteWave(ctx context.Context, k key, acc childAccess, wave []child) (waiting bool, err error) {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, ch := range wave {
+		if ch.obj.GetDeletionTimestamp() != nil {
+			waiting = true // already terminating: its delete event brings us back
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gone, err := c.deleteChild(ctx, acc, ch)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case gone:
+				c.deletions.gone(k, ch.obj.GetUID())
+			default:
+				waiting = true
+			}
+		}()
+	}
+	wg.Wait()
+	return waiting, errors.Join(errs...)
 }
 
 // applyOrder reads a child's deletion wave; unknown orders go last.
@@ -155,4 +238,62 @@ func (c *Controller) releaseFinalizer(ctx context.Context, k key, inst *unstruct
 		return nil
 	}
 	return err
+}
+
+// deletions remembers, per deleted instance, what its DELETE responses
+// already showed: children gone (the cache may still hold them until their
+// delete events arrive) and the finalizer released (the instance may still
+// be in the cache). A pass that runs before those events would otherwise
+// DELETE the children again and PATCH the finalizer once more.
+type deletions struct {
+	mu       sync.Mutex
+	children map[key]map[types.UID]bool
+	done     map[key]types.UID
+}
+
+func newDeletions() *deletions {
+	return &deletions{children: map[key]map[types.UID]bool{}, done: map[key]types.UID{}}
+}
+
+func (d *deletions) gone(k key, child types.UID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.children[k] == nil {
+		d.children[k] = map[types.UID]bool{}
+	}
+	d.children[k][child] = true
+}
+
+func (d *deletions) withoutGone(k key, children []child) []child {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	gone := d.children[k]
+	out := children[:0]
+	for _, ch := range children {
+		if !gone[ch.obj.GetUID()] {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+func (d *deletions) release(k key, inst types.UID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.done[k] = inst
+	delete(d.children, k)
+}
+
+func (d *deletions) released(k key, inst types.UID) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.done[k] == inst
+}
+
+// forget drops what is known about k once it has left the cache.
+func (d *deletions) forget(k key) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.children, k)
+	delete(d.done, k)
 }

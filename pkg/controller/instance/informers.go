@@ -2,7 +2,9 @@ package instance
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -21,6 +23,9 @@ import (
 type informer struct {
 	cache.SharedIndexInformer
 	cancel context.CancelFunc
+	// prev is the informer this one replaces while it lists (see reshard):
+	// objects it already held are not announced again.
+	prev atomic.Pointer[informer]
 }
 
 // informerSet starts at most one informer per GVR, lazily.
@@ -30,8 +35,16 @@ type informerSet struct {
 	// decode says what the cached objects keep (see decodeOptions).
 	decode  decodeOptions
 	onEvent func(gvr schema.GroupVersionResource, obj, old any, deleted bool)
+	// onInitialAdd, if set, takes the adds of an informer's initial list
+	// instead of onEvent.
+	onInitialAdd func(gvr schema.GroupVersionResource, obj any)
 	// indexers of every informer (each costs memory per object).
 	indexers cache.Indexers
+	// keep, if set, drops objects before they reach the cache (a replica's
+	// share, see shard.go); shardSelector, if set, asks the API server for
+	// only that share.
+	keep          func(*compact) bool
+	shardSelector func() string
 
 	mu    sync.Mutex
 	ctx   context.Context
@@ -67,19 +80,52 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 	if inf, ok := s.items[gvr]; ok {
 		return inf
 	}
+	inf := s.newInformer(gvr)
+	s.items[gvr] = inf
+	if s.ctx != nil {
+		s.run(inf)
+	}
+	return inf
+}
+
+func (s *informerSet) newInformer(gvr schema.GroupVersionResource) *informer {
+	opts := func(o *metav1.ListOptions) {
+		o.LabelSelector = s.selector
+		if s.shardSelector != nil {
+			o.ShardSelector = s.shardSelector()
+		}
+	}
+	d := s.decode
+	d.keep = s.keep
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.LabelSelector = s.selector
-			return listRaw(ctx, s.client, gvr, o, s.decode)
+			opts(&o)
+			return listRaw(ctx, s.client, gvr, o, d)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = s.selector
-			return watchRaw(ctx, s.client, gvr, o, s.decode)
+			opts(&o)
+			return watchRaw(ctx, s.client, gvr, o, d)
 		},
 	}
 	si := cache.NewSharedIndexInformer(lw, &compact{}, 10*time.Hour, s.indexers)
-	_, _ = si.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { s.onEvent(gvr, obj, nil, false) },
+	inf := &informer{SharedIndexInformer: si}
+	_, _ = si.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(obj any, initial bool) {
+			if p := inf.prev.Load(); p != nil {
+				if old, ok, _ := p.GetStore().Get(obj); ok {
+					if o, n := metaOf(old), metaOf(obj); o != nil && n != nil && o.GetResourceVersion() == n.GetResourceVersion() {
+						return // held before the reshard, unchanged
+					}
+					s.onEvent(gvr, obj, old, false)
+					return
+				}
+			}
+			if initial && s.onInitialAdd != nil {
+				s.onInitialAdd(gvr, obj)
+				return
+			}
+			s.onEvent(gvr, obj, nil, false)
+		},
 		UpdateFunc: func(old, obj any) { s.onEvent(gvr, obj, old, false) },
 		DeleteFunc: func(obj any) {
 			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -88,12 +134,74 @@ func (s *informerSet) get(gvr schema.GroupVersionResource) *informer {
 			s.onEvent(gvr, obj, nil, true)
 		},
 	})
-	inf := &informer{SharedIndexInformer: si}
-	s.items[gvr] = inf
-	if s.ctx != nil {
-		s.run(inf)
-	}
 	return inf
+}
+
+// reshard replaces every informer by one listing with the current keep and
+// shardSelector. Each new informer takes over once it has listed: readers
+// never see a half-filled cache. Objects the old one held and the new one
+// does not are announced as deleted.
+func (s *informerSet) reshard(ctx context.Context) error {
+	s.mu.Lock()
+	gvrs := make([]schema.GroupVersionResource, 0, len(s.items))
+	for gvr := range s.items {
+		gvrs = append(gvrs, gvr)
+	}
+	s.mu.Unlock()
+	for _, gvr := range gvrs {
+		if err := s.replace(ctx, gvr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *informerSet) replace(ctx context.Context, gvr schema.GroupVersionResource) error {
+	s.mu.Lock()
+	old := s.items[gvr]
+	if old == nil || s.ctx == nil {
+		s.mu.Unlock()
+		return nil // not running: it lists with the current filter when it starts
+	}
+	next := s.newInformer(gvr)
+	next.prev.Store(old)
+	s.run(next)
+	s.mu.Unlock()
+	if !cache.WaitForCacheSync(ctx.Done(), next.HasSynced) {
+		next.cancel()
+		return fmt.Errorf("listing %s: %w", gvr.Resource, ctx.Err())
+	}
+	s.mu.Lock()
+	if s.items[gvr] != old { // stopped or replaced meanwhile
+		s.mu.Unlock()
+		next.cancel()
+		return nil
+	}
+	s.items[gvr] = next
+	s.mu.Unlock()
+	old.cancel()
+	for _, obj := range old.GetStore().List() {
+		if _, ok, _ := next.GetStore().Get(obj); !ok {
+			s.onEvent(gvr, obj, nil, true)
+		}
+	}
+	next.prev.Store(nil)
+	return nil
+}
+
+// each calls f with every cached object of every informer.
+func (s *informerSet) each(f func(gvr schema.GroupVersionResource, obj any)) {
+	s.mu.Lock()
+	items := make(map[schema.GroupVersionResource]*informer, len(s.items))
+	for gvr, inf := range s.items {
+		items[gvr] = inf
+	}
+	s.mu.Unlock()
+	for gvr, inf := range items {
+		for _, obj := range inf.GetStore().List() {
+			f(gvr, obj)
+		}
+	}
 }
 
 // stop stops and forgets the informer of gvr.
@@ -125,8 +233,9 @@ type compact struct {
 	// instanceID is the kro.run/instance-id label of a child (whose typed
 	// labels are dropped, see trim).
 	instanceID string
-	// updateOwned: trellis owns fields of this child through an Update
-	// entry (it created the child with POST), see Controller.takeOver.
+	// updateOwned: trellis inherits fields of this child, owned by its
+	// Update entry (it created the child with POST) or by kro's Apply entry
+	// (kro created it), see Controller.takeOver.
 	updateOwned bool
 }
 

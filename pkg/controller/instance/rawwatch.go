@@ -72,6 +72,9 @@ func listRaw(ctx context.Context, c rest.Interface, gvr schema.GroupVersionResou
 		if err != nil {
 			return nil, fmt.Errorf("decoding %s list: %w", gvr.Resource, err)
 		}
+		if d.keep != nil && !d.keep(obj) {
+			continue
+		}
 		list.Items = append(list.Items, obj)
 	}
 	return list, nil
@@ -138,6 +141,9 @@ func (w *rawWatcher) run() {
 				w.send(watch.Event{Type: watch.Error, Object: &apierrors.NewInternalError(err).ErrStatus})
 				return
 			}
+			if ev.Type != watch.Bookmark && w.opts.keep != nil && !w.opts.keep(c) {
+				continue // another replica's
+			}
 			obj = c
 		}
 		if !w.send(watch.Event{Type: ev.Type, Object: obj}) {
@@ -158,9 +164,11 @@ func (w *rawWatcher) send(e watch.Event) bool {
 // decodeOptions say what a compact object keeps.
 type decodeOptions struct {
 	routingOnly  bool   // children: only the routing labels in typed form
-	fieldManager string // note whether this manager owns fields through an Update entry
+	fieldManager string // note whether this manager inherits fields (see inherited)
 	// apiVersion and kind fill in objects that lack them (list items).
 	apiVersion, kind string
+	// keep, if set, drops the objects it refuses (another replica's share).
+	keep func(*compact) bool
 }
 
 // compactFromJSON builds a compact object from an object's JSON: typed
@@ -207,7 +215,7 @@ func compactFromJSON(raw []byte, o decodeOptions) (*compact, error) {
 					return nil, err
 				}
 				for _, e := range entries {
-					if e.Manager == o.fieldManager && e.Operation == metav1.ManagedFieldsOperationUpdate && e.Subresource == "" {
+					if inherited(e.Manager, e.Operation, e.Subresource, o.fieldManager, predecessors) {
 						c.updateOwned = true
 					}
 				}

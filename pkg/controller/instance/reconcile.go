@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,13 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/csaupgrade"
 
 	"github.com/trellis-dev/trellis/api/v1alpha1"
 	"github.com/trellis-dev/trellis/pkg/graph"
+	"github.com/trellis-dev/trellis/pkg/metrics"
 	trt "github.com/trellis-dev/trellis/pkg/runtime"
 )
 
@@ -38,6 +38,9 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 	}
 	if !exists {
 		c.forgetExternals(k)
+		c.written.forget(k)
+		c.deletions.forget(k)
+		c.unsynced.remove(k)
 		return nil
 	}
 	inst := decode(obj)
@@ -45,8 +48,14 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 	if inst.GetDeletionTimestamp() != nil {
 		return c.delete(ctx, k, reg, inst)
 	}
-	if reg == nil || reg.orphaned {
-		return nil // the RGD is gone or not active: nothing to reconcile against
+	if reg == nil {
+		return nil // the RGD is not active: nothing to reconcile against
+	}
+	if reg.orphaned {
+		return c.writeStatus(ctx, k, inst, orphanedStatus(inst, reg.rgdName))
+	}
+	if !reg.deletingSince.IsZero() && inst.GetCreationTimestamp().After(reg.deletingSince) {
+		return c.writeStatus(ctx, k, inst, refusedStatus(inst, reg.rgdName))
 	}
 	if suspended(inst) {
 		return c.writeStatus(ctx, k, inst, suspendedStatus(inst))
@@ -56,7 +65,30 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 		return c.writeStatus(ctx, k, inst, managementFailed(inst, err))
 	}
 
+	// After a restart the child caches may still be listing; a reconcile
+	// now would take every child for missing and write it again.
+	if synced := c.childCachesSynced(ctx, reg.graph); ctx.Err() != nil {
+		return ctx.Err()
+	} else if synced {
+		c.unsynced.remove(k)
+	} else {
+		c.unsynced.add(k) // the late list brings it back
+		if c.childCachesListed(reg.graph) {
+			c.queue.Add(k) // it listed meanwhile, maybe before the add
+		}
+	}
+	acc, err := c.access(ctx, reg, k.namespace)
+	if err != nil {
+		if isForbidden(err) {
+			if werr := c.writeStatus(ctx, k, inst, forbiddenStatus(inst, err)); werr != nil {
+				return werr
+			}
+		}
+		return err
+	}
 	rt := trt.New(reg.graph, inst, trt.ChildLabels(inst, c.opts.Version, c.opts.ChildLabels))
+	rt.ObserveEvals(metrics.CEL{})
+	defer func() { metrics.CELEvaluated(rt.Evals()) }()
 	for {
 		batch := rt.Next()
 		if len(batch) == 0 {
@@ -70,15 +102,15 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 			wg.Add(1)
 			go func(n *graph.Node) {
 				defer wg.Done()
-				c.syncNode(ctx, k, rt, n)
+				c.syncNode(ctx, k, acc, rt, n)
 			}(n)
 		}
-		c.syncNode(ctx, k, rt, batch[len(batch)-1])
+		c.syncNode(ctx, k, acc, rt, batch[len(batch)-1])
 		wg.Wait()
 	}
 	res := summarize(reg.graph, rt)
 	if res.settled() {
-		if err := c.prune(ctx, reg, inst, rt); err != nil {
+		if err := c.prune(ctx, acc, reg, inst, rt); err != nil {
 			res.errors = append(res.errors, err.Error())
 		}
 	}
@@ -182,7 +214,9 @@ func hasString(list []string, s string) bool {
 }
 
 // syncNode brings one node to its desired state and records the outcome.
-func (c *Controller) syncNode(ctx context.Context, k key, rt *trt.Instance, n *graph.Node) {
+func (c *Controller) syncNode(ctx context.Context, k key, acc childAccess, rt *trt.Instance, n *graph.Node) {
+	defer c.recoverNode(k, rt, n.ID)
+	injectFault(k, n.ID)
 	if n.External != nil {
 		c.syncExternal(ctx, k, rt, n)
 		return
@@ -197,7 +231,7 @@ func (c *Controller) syncNode(ctx context.Context, k key, rt *trt.Instance, n *g
 		return
 	}
 	if len(n.ForEach) > 0 {
-		c.syncCollection(ctx, k, rt, n)
+		c.syncCollection(ctx, k, acc, rt, n)
 		return
 	}
 	desired, err := rt.Render(n)
@@ -205,7 +239,11 @@ func (c *Controller) syncNode(ctx context.Context, k key, rt *trt.Instance, n *g
 		failed(rt, n.ID, err)
 		return
 	}
-	observed, waitReason, err := c.ensure(ctx, k, n, desired)
+	if why := acc.confined(n, desired); why != "" {
+		rt.Set(n.ID, trt.StateError, why)
+		return
+	}
+	observed, waitReason, err := c.ensure(ctx, k, acc.dyn, n, desired)
 	switch {
 	case err != nil:
 		rt.Set(n.ID, trt.StateError, err.Error())
@@ -230,7 +268,7 @@ func failed(rt *trt.Instance, id string, err error) {
 
 // ensure applies desired unless the cached child already matches it, and
 // returns the object as it is on the server.
-func (c *Controller) ensure(ctx context.Context, k key, n *graph.Node, desired *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
+func (c *Controller) ensure(ctx context.Context, k key, dyn dynamic.Interface, n *graph.Node, desired *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
 	hash := trt.DesiredHash(desired)
 	ann := desired.GetAnnotations()
 	ann[trt.AnnotationDesiredHash] = hash
@@ -245,7 +283,7 @@ func (c *Controller) ensure(ctx context.Context, k key, n *graph.Node, desired *
 	}
 	ck := objectKey{n.GVR, desired.GetNamespace(), desired.GetName()}
 	c.echoes.begin(ck)
-	applied, err := c.write(ctx, n, desired, live == nil, updateOwned)
+	applied, err := c.write(ctx, dyn, n, desired, live == nil, updateOwned)
 	if err != nil {
 		c.echoes.end(ck, "", "") // the failure is retried anyway
 		return nil, "", fmt.Errorf("applying %s %s: %v", n.GVK.Kind, desired.GetName(), err)
@@ -259,10 +297,11 @@ func (c *Controller) ensure(ctx context.Context, k key, n *graph.Node, desired *
 // write creates a child that is not there yet with a POST, which costs the
 // API server far less than a server-side apply that creates, and
 // server-side applies every later change. Fields a POST set are owned by
-// trellis's Update entry, where a later apply could not remove them, so
-// before the first apply they are handed over to its Apply entry.
-func (c *Controller) write(ctx context.Context, n *graph.Node, desired *unstructured.Unstructured, absent, updateOwned bool) (*unstructured.Unstructured, error) {
-	res := c.dyn.Resource(n.GVR).Namespace(desired.GetNamespace())
+// trellis's Update entry, and fields of a child kro made by kro's Apply
+// entry, where a later apply could not remove them, so before the first
+// apply they are handed over to trellis's Apply entry.
+func (c *Controller) write(ctx context.Context, dyn dynamic.Interface, n *graph.Node, desired *unstructured.Unstructured, absent, updateOwned bool) (*unstructured.Unstructured, error) {
+	res := dyn.Resource(n.GVR).Namespace(desired.GetNamespace())
 	if absent {
 		created, err := res.Create(ctx, desired, metav1.CreateOptions{FieldManager: c.opts.FieldManager})
 		if !apierrors.IsAlreadyExists(err) {
@@ -278,29 +317,36 @@ func (c *Controller) write(ctx context.Context, n *graph.Node, desired *unstruct
 	return res.Apply(ctx, desired.GetName(), desired, metav1.ApplyOptions{FieldManager: c.opts.FieldManager, Force: true})
 }
 
-// takeOver moves the fields trellis owns through its Update entry into its
-// Apply entry (client-go's csaupgrade), guarded by the resourceVersion —
-// unless desired still sets every one of them, so the apply cannot leave a
-// field behind.
+// takeOver moves the fields trellis inherits — those its Update entry owns
+// and those kro's Apply entry owns (see KroFieldManager) — into its Apply
+// entry, guarded by the resourceVersion; unless desired still sets every one
+// of them, so the apply cannot leave a field behind.
 func (c *Controller) takeOver(ctx context.Context, res dynamic.ResourceInterface, desired *unstructured.Unstructured) error {
 	name := desired.GetName()
 	live, err := res.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
-	if coveredByApply(live, desired, c.opts.FieldManager) {
+	if coveredByApply(live, desired, c.opts.FieldManager, predecessors...) {
 		return nil
 	}
-	patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, sets.New(c.opts.FieldManager), c.opts.FieldManager)
-	if err != nil || patch == nil {
+	entries, err := inheritManagedFields(live, c.opts.FieldManager, predecessors, time.Now())
+	if err != nil || entries == nil {
+		return err
+	}
+	patch, err := managedFieldsPatch(live, entries)
+	if err != nil {
 		return err
 	}
 	_, err = res.Patch(ctx, name, types.JSONPatchType, patch, metav1.PatchOptions{})
 	return err
 }
 
-// syncCollection expands a forEach node and ensures every item.
-func (c *Controller) syncCollection(ctx context.Context, k key, rt *trt.Instance, n *graph.Node) {
+// predecessors are the field managers whose Apply entries on children
+// trellis inherits.
+var predecessors = []string{KroFieldManager}
+
+func (c *Controller) syncCollection(ctx context.Context, k key, acc childAccess, rt *trt.Instance, n *graph.Node) {
 	items, err := rt.Expand(n)
 	if err != nil {
 		failed(rt, n.ID, err)
@@ -319,6 +365,10 @@ func (c *Controller) syncCollection(ctx context.Context, k key, rt *trt.Instance
 			rt.Set(n.ID, trt.StateError, fmt.Sprintf("items %d and %d both render %s %s: collection items must be distinct", j, i, n.GVK.Kind, id))
 			return
 		}
+		if why := acc.confined(n, d); why != "" {
+			rt.Set(n.ID, trt.StateError, fmt.Sprintf("item %d: %s", i, why))
+			return
+		}
 		seen[id] = i
 		desired[i] = d
 	}
@@ -332,7 +382,8 @@ func (c *Controller) syncCollection(ctx context.Context, k key, rt *trt.Instance
 		sem <- struct{}{}
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
-			observed[i], waits[i], errs[i] = c.ensure(ctx, k, n, desired[i])
+			defer c.recoverItem(k, n.ID, i, &errs[i])
+			observed[i], waits[i], errs[i] = c.ensure(ctx, k, acc.dyn, n, desired[i])
 		}(i)
 	}
 	wg.Wait()
@@ -422,8 +473,9 @@ func (c *Controller) syncExternal(ctx context.Context, k key, rt *trt.Instance, 
 	c.markReadiness(rt, n)
 }
 
-// cachedChild returns a child from the cache, and whether trellis owns
-// fields of it through an Update entry (see write).
+// cachedChild returns a child from the cache, and whether it has fields
+// trellis inherits: through its Update entry or kro's Apply entry (see
+// write and takeOver).
 func (c *Controller) cachedChild(n *graph.Node, ns, name string) (*unstructured.Unstructured, bool) {
 	obj, ok, err := c.children.get(n.GVR).GetStore().GetByKey(cacheKey(ns, name))
 	if err != nil || !ok {
@@ -436,7 +488,7 @@ func (c *Controller) cachedChild(n *graph.Node, ns, name string) (*unstructured.
 // prune deletes children that the graph no longer wants: nodes excluded by
 // includeWhen, nodes removed from the RGD, objects left behind by a rename.
 // It runs only when every node settled, so every wanted child was observed.
-func (c *Controller) prune(ctx context.Context, reg *registration, inst *unstructured.Unstructured, rt *trt.Instance) error {
+func (c *Controller) prune(ctx context.Context, acc childAccess, reg *registration, inst *unstructured.Unstructured, rt *trt.Instance) error {
 	wanted := map[string]bool{}
 	for _, n := range reg.graph.Nodes {
 		if rt.Status(n.ID).State != trt.StateSkipped && n.External == nil {
@@ -459,7 +511,7 @@ func (c *Controller) prune(ctx context.Context, reg *registration, inst *unstruc
 		if wanted[string(child.obj.GetUID())] || child.obj.GetDeletionTimestamp() != nil {
 			continue
 		}
-		if err := c.deleteChild(ctx, child); err != nil {
+		if _, err := c.deleteChild(ctx, acc, child); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -474,4 +526,35 @@ func (c *Controller) prune(ctx context.Context, reg *registration, inst *unstruc
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// childCacheWait bounds how long a reconcile waits for a child kind's cache:
+// one that cannot list (trellis may not list the kind yet) must not hold the
+// instance back, so that its writes fail and say which permission is missing.
+const childCacheWait = 5 * time.Second
+
+// childCachesListed says whether every child kind of g has listed once.
+func (c *Controller) childCachesListed(g *graph.Graph) bool {
+	for _, n := range g.Nodes {
+		if n.External == nil && !c.children.get(n.GVR).HasSynced() {
+			return false
+		}
+	}
+	return true
+}
+
+// childCachesSynced waits until the informer of every child kind of g has
+// listed once, at most childCacheWait, and says whether they all have.
+func (c *Controller) childCachesSynced(ctx context.Context, g *graph.Graph) bool {
+	wctx, cancel := context.WithTimeout(ctx, childCacheWait)
+	defer cancel()
+	for _, n := range g.Nodes {
+		if n.External != nil {
+			continue
+		}
+		if inf := c.children.get(n.GVR); !inf.HasSynced() && !c.children.waitSynced(wctx, n.GVR) {
+			return false // not listed in time: go on, as without the wait
+		}
+	}
+	return true
 }

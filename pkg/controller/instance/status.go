@@ -2,9 +2,11 @@ package instance
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
@@ -24,6 +26,18 @@ const (
 	StateInProgress = "IN_PROGRESS"
 	StateDeleting   = "DELETING"
 	StateError      = "ERROR"
+	// StateOrphaned is trellis's: the instance's RGD was deleted with
+	// trellis.dev/orphan-instances, so nothing reconciles it any more
+	// (kro leaves such instances with their last state).
+	StateOrphaned = "ORPHANED"
+)
+
+// Reasons trellis adds to kro's: ReasonOrphaned on an orphaned instance,
+// ReasonRGDDeleting on an instance created while its RGD's deletion was
+// pending (it is not reconciled).
+const (
+	ReasonOrphaned    = "Orphaned"
+	ReasonRGDDeleting = "ResourceGraphDefinitionDeleting"
 )
 
 // Condition types, in the order kro writes them.
@@ -54,7 +68,7 @@ func summarize(g *graph.Graph, rt *trt.Instance) *result {
 			r.waiting = append(r.waiting, n.ID+": "+st.Reason)
 		case trt.StateError:
 			msg := n.ID + ": " + st.Reason
-			if strings.HasPrefix(st.Reason, "applying ") {
+			if strings.HasPrefix(st.Reason, "applying ") || strings.HasPrefix(st.Reason, panicReasonPrefix) {
 				r.errors = append(r.errors, msg)
 				r.retry = true
 			} else {
@@ -227,6 +241,33 @@ func suspendedStatus(inst *unstructured.Unstructured) map[string]any {
 	return composeStatus(userFields(inst), state, conds)
 }
 
+// orphanedStatus says that the instance's RGD is gone: its spec is no
+// longer applied and its children are not repaired; deleting it still
+// deletes them.
+func orphanedStatus(inst *unstructured.Unstructured, rgdName string) map[string]any {
+	conds := existingConditions(inst)
+	gen := inst.GetGeneration()
+	msg := fmt.Sprintf("ResourceGraphDefinition %s was deleted and this instance orphaned (trellis.dev/orphan-instances): "+
+		"changes to its spec are not applied and its resources are not repaired; deleting the instance still deletes them", rgdName)
+	meta.SetStatusCondition(&conds, metav1.Condition{Type: CondInstanceManaged, Status: metav1.ConditionFalse,
+		Reason: ReasonOrphaned, Message: msg, ObservedGeneration: gen})
+	meta.SetStatusCondition(&conds, metav1.Condition{Type: CondResourcesReady, Status: metav1.ConditionUnknown,
+		Reason: ReasonOrphaned, Message: "not reconciled since its ResourceGraphDefinition was deleted", ObservedGeneration: gen})
+	setReady(&conds, gen)
+	return composeStatus(userFields(inst), StateOrphaned, conds)
+}
+
+// refusedStatus is the status of an instance created after its RGD's
+// deletion began: trellis creates nothing for it.
+func refusedStatus(inst *unstructured.Unstructured, rgdName string) map[string]any {
+	conds := existingConditions(inst)
+	msg := fmt.Sprintf("ResourceGraphDefinition %s is being deleted: instances created after its deletion began are not reconciled (nothing is created for them); delete this instance", rgdName)
+	meta.SetStatusCondition(&conds, metav1.Condition{Type: CondInstanceManaged, Status: metav1.ConditionFalse,
+		Reason: ReasonRGDDeleting, Message: msg, ObservedGeneration: inst.GetGeneration()})
+	setReady(&conds, inst.GetGeneration())
+	return composeStatus(userFields(inst), StateError, conds)
+}
+
 // deletingStatus is the same for every deletion wave, so that a deletion
 // writes the status once (the children left are listed by
 // `trellis graph` or their kro.run/instance-name label).
@@ -250,6 +291,10 @@ func userFields(inst *unstructured.Unstructured) map[string]any {
 func (c *Controller) writeStatus(ctx context.Context, k key, inst *unstructured.Unstructured, status map[string]any) error {
 	old, _, _ := unstructured.NestedFieldNoCopy(inst.Object, "status")
 	patch, _ := json.Marshal(map[string]any{"status": status})
+	sum := sha256.Sum256(patch)
+	if c.written.holds(k, inst.GetResourceVersion(), sum) {
+		return nil // our last write holds this status; the cache has not seen it yet
+	}
 	if old != nil { // a new instance has none: the whole status is the patch
 		oldJSON, _ := json.Marshal(map[string]any{"status": old})
 		var a, b any
@@ -263,6 +308,50 @@ func (c *Controller) writeStatus(ctx context.Context, k key, inst *unstructured.
 			return err
 		}
 	}
-	_, err := c.dyn.Resource(k.gvr).Namespace(k.namespace).Patch(ctx, k.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: c.opts.FieldManager}, "status")
+	out, err := c.dyn.Resource(k.gvr).Namespace(k.namespace).Patch(ctx, k.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: c.opts.FieldManager}, "status")
+	if err == nil {
+		c.statusWritten(k, inst, status)
+		c.written.record(k, out.GetResourceVersion(), sum)
+	}
 	return err
+}
+
+// writtenStatuses remembers, per instance, the last status trellis wrote
+// (a hash) and the resourceVersion the write produced. A reconcile that
+// runs before the informer has seen that write compares against the older
+// status in the cache; when it computes the status just written, writing
+// it again would be a second write of the same status (seen in the switch
+// from kro, where the first reconcile of an instance is often followed by
+// another one at once).
+type writtenStatuses struct {
+	mu sync.Mutex
+	m  map[key]writtenStatus
+}
+
+type writtenStatus struct {
+	rv  string
+	sum [sha256.Size]byte
+}
+
+func newWrittenStatuses() *writtenStatuses { return &writtenStatuses{m: map[key]writtenStatus{}} }
+
+// holds reports whether the last status written for k is sum and the
+// cached object (at cachedRV) predates that write.
+func (w *writtenStatuses) holds(k key, cachedRV string, sum [sha256.Size]byte) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	last, ok := w.m[k]
+	return ok && last.sum == sum && older(cachedRV, last.rv)
+}
+
+func (w *writtenStatuses) record(k key, rv string, sum [sha256.Size]byte) {
+	w.mu.Lock()
+	w.m[k] = writtenStatus{rv: rv, sum: sum}
+	w.mu.Unlock()
+}
+
+func (w *writtenStatuses) forget(k key) {
+	w.mu.Lock()
+	delete(w.m, k)
+	w.mu.Unlock()
 }

@@ -21,20 +21,25 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/trellis-dev/trellis/api/v1alpha1"
 	"github.com/trellis-dev/trellis/pkg/admission"
 	"github.com/trellis-dev/trellis/pkg/controller/instance"
 	"github.com/trellis-dev/trellis/pkg/crd"
+	"github.com/trellis-dev/trellis/pkg/events"
 	"github.com/trellis-dev/trellis/pkg/graph"
+	"github.com/trellis-dev/trellis/pkg/identity"
 	trt "github.com/trellis-dev/trellis/pkg/runtime"
 )
 
@@ -46,11 +51,18 @@ const (
 	CondReady           = "Ready"
 
 	ReasonWaitingForKind = "WaitingForKind"
+
+	// StateDeletionBlocked is trellis's RGD state (kro has only Active and
+	// Inactive) while its deletion waits for instances to go.
+	StateDeletionBlocked v1alpha1.ResourceGraphDefinitionState = "DeletionBlocked"
 )
 
 // Reconciler reconciles ResourceGraphDefinitions.
 type Reconciler struct {
-	Client           client.Client
+	Client client.Client
+	// CRDReader reads the generated CRD uncached, with its schema (the
+	// manager's cache may hold CRDs without: resolver.SlimCRD). Nil: Client.
+	CRDReader        client.Reader
 	Resolver         graph.Resolver
 	Instances        *instance.Controller
 	AllowCRDDeletion bool
@@ -64,23 +76,62 @@ type Reconciler struct {
 	// Admission, if set, keeps a MutatingAdmissionPolicy per RGD that
 	// stamps new instances with their finalizer and labels.
 	Admission *admission.Policies
+	// Events, if set, receives Events about RGDs (see statusWritten).
+	Events *events.Recorder
+	// EveryReplica runs the reconciler on every replica, not only the
+	// leader: with sharded instances each replica must register every
+	// graph. Its writes are idempotent across replicas (unchanged objects
+	// are not written, revisions have deterministic names).
+	EveryReplica bool
+	// Identity is the per-RGD identity policy; Access, if set, checks fixed
+	// identities when an RGD is built and re-checks them on RBAC changes.
+	Identity identity.Policy
+	Access   *identity.Reviewer
 
 	mu sync.Mutex
 	// kinds maps an RGD name to the kinds it reads or waits for, so a CRD
 	// event re-checks exactly the RGDs that depend on it.
 	kinds map[string]map[schema.GroupKind]bool
+	// identities are the RGDs that act as a ServiceAccount.
+	identities map[string]bool
+	// wake re-reconciles an RGD by name (instance events during a blocked
+	// deletion).
+	wake chan event.GenericEvent
 }
 
 // SetupWithManager registers the reconciler.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	r.kinds = map[string]map[schema.GroupKind]bool{}
-	return ctrl.NewControllerManagedBy(mgr).
+	r.wake = make(chan event.GenericEvent, 128)
+	r.identities = map[string]bool{}
+	b := ctrl.NewControllerManagedBy(mgr).
+		WatchesRawSource(source.Channel(r.wake, &handler.EnqueueRequestForObject{})).
 		For(&v1alpha1.ResourceGraphDefinition{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&extv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(r.crdToRGDs)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Watches(&extv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(r.crdToRGDs))
+	return r.watchRBAC(b).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers, NeedLeaderElection: ptr.To(!r.EveryReplica)}).
 		Named("resourcegraphdefinition").
 		Complete(r)
+}
+
+// wakeRGD enqueues the RGD name, without blocking (a full channel already
+// holds a wake-up).
+func (r *Reconciler) wakeRGD(name string) {
+	if r.wake == nil {
+		return
+	}
+	select {
+	case r.wake <- event.GenericEvent{Object: &v1alpha1.ResourceGraphDefinition{ObjectMeta: metav1.ObjectMeta{Name: name}}}:
+	default:
+	}
+}
+
+func (r *Reconciler) crdReader() client.Reader {
+	if r.CRDReader != nil {
+		return r.CRDReader
+	}
+	return r.Client
 }
 
 // crdToRGDs maps a CRD event to the RGD that generated it and to every RGD
@@ -146,7 +197,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	// Track the kinds before reading them: a CRD event that lands while the
 	// graph is being built must find this RGD, or the wake-up is lost.
 	r.track(rgd.Name, kindsOfSpec(rgd))
-	g, err := graph.BuildWithOptions(rgd, r.Resolver, r.GraphOptions)
+	g, err := r.buildGraph(rgd)
 	if err != nil {
 		msg := err.Error()
 		// Instances keep running on the last good revision; after a restart
@@ -170,6 +221,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		st.unknown(CondControllerReady)
 		// No requeue: a change of the RGD or of a kind it reads wakes us.
 		return reconcile.Result{}, r.writeStatus(ctx, rgd, st, nil)
+	}
+	reason, msg, err := r.checkIdentity(ctx, rgd, g)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if reason != "" {
+		st.set(CondGraphAccepted, metav1.ConditionFalse, reason, msg)
+		st.unknown(CondKindReady)
+		st.unknown(CondControllerReady)
+		// RBAC events bring us back; the API server's authorizer may lag
+		// behind them, so look again after a while too.
+		return reconcile.Result{RequeueAfter: forbiddenRecheck}, r.writeStatus(ctx, rgd, st, nil)
 	}
 	st.set(CondGraphAccepted, metav1.ConditionTrue, "Valid", "resource graph and schema are valid")
 
@@ -204,7 +267,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	// are stamped (give or take the API server picking it up). It only saves
 	// the instance controller a write per new instance: a failure is
 	// retried, never shown as not ready.
-	admissionErr := r.ensureAdmission(ctx, rgd, g)
+	admissionWait, admissionErr := r.ensureAdmission(ctx, rgd, g)
 	if err := r.Instances.Register(ctx, rgd, g, rev); err != nil {
 		st.set(CondControllerReady, metav1.ConditionFalse, "FailedToStart", err.Error())
 		_ = r.writeStatus(ctx, rgd, st, g)
@@ -214,17 +277,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.writeStatus(ctx, rgd, st, g); err != nil {
 		return reconcile.Result{}, err
 	}
-	return reconcile.Result{}, admissionErr
+	return reconcile.Result{RequeueAfter: admissionWait}, admissionErr
 }
 
 // ensureAdmission keeps the policy that stamps new instances with the
 // finalizer, labels and annotations the instance controller would patch in.
-func (r *Reconciler) ensureAdmission(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) error {
+func (r *Reconciler) ensureAdmission(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, g *graph.Graph) (time.Duration, error) {
 	if r.Admission == nil {
-		return nil
+		return 0, nil
 	}
 	labels, annotations := instance.NewInstanceStamp(r.Version, rgd, g)
-	return r.Admission.Ensure(ctx, admission.Owner{Name: rgd.Name, UID: rgd.UID}, g.Instance.GVR(),
+	return r.Admission.Ensure(ctx, admission.Owner{Name: rgd.Name, UID: rgd.UID}, g.Instance.GVK, g.Instance.GVR(),
 		admission.Stamp{Finalizer: v1alpha1.Finalizer, Labels: labels, Annotations: annotations})
 }
 
@@ -247,7 +310,7 @@ func (r *Reconciler) ensureCRD(ctx context.Context, rgd *v1alpha1.ResourceGraphD
 	}
 
 	live := &extv1.CustomResourceDefinition{}
-	err := r.Client.Get(ctx, client.ObjectKey{Name: desired.Name}, live)
+	err := r.crdReader().Get(ctx, client.ObjectKey{Name: desired.Name}, live)
 	if apierrors.IsNotFound(err) {
 		if err := r.Client.Create(ctx, desired); err != nil {
 			return false, fmt.Errorf("creating CRD %s: %w", desired.Name, err)
@@ -300,21 +363,42 @@ const OrphanInstancesAnnotation = "trellis.dev/orphan-instances"
 // the RGD, unless instances exist and orphaning them was not asked for.
 func (r *Reconciler) finalize(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition) (reconcile.Result, error) {
 	r.track(rgd.Name, nil)
+	r.trackIdentity(rgd.Name, false)
 	if !controllerutil.ContainsFinalizer(rgd, v1alpha1.Finalizer) {
 		return reconcile.Result{}, nil
 	}
-	if s := rgd.Spec.Schema; s != nil {
+	s := rgd.Spec.Schema
+	if s != nil {
+		other, err := r.kindServedByOther(ctx, rgd.Name, s)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		if other && r.Admission != nil {
+			// Its own admission objects (named after it) are still its own.
+			if err := r.Admission.Remove(ctx, rgd.Name); err != nil {
+				return reconcile.Result{}, err
+			}
+		}
+		if other {
+			s = nil // kro#1169: a rejected duplicate must not touch the active RGD's kind
+		}
+	}
+	if s != nil {
 		gvk, gvr := instanceKind(s)
 		n, err := r.countInstances(ctx, gvk)
 		if err != nil {
 			return reconcile.Result{}, err
 		}
 		if n > 0 && !r.OrphanInstances && rgd.Annotations[OrphanInstancesAnnotation] != "true" {
-			msg := fmt.Sprintf("deletion blocked: %d instance(s) of %s still exist; delete them first, or annotate the ResourceGraphDefinition with %s: \"true\" to delete it anyway", n, gvk.Kind, OrphanInstancesAnnotation)
-			if err := r.setCondition(ctx, rgd, metav1.ConditionFalse, "DeletionBlocked", msg); err != nil {
+			// Instance creations and deletions wake us, so the count in the
+			// message stays current; new instances are not reconciled.
+			name := rgd.Name
+			r.Instances.MarkDeleting(gvr, rgd.DeletionTimestamp.Time, func() { r.wakeRGD(name) })
+			msg := fmt.Sprintf("deletion blocked: %d instance(s) of %s still exist; delete them first, or annotate the ResourceGraphDefinition with %s: \"true\" to delete it anyway (instances created from now on are not reconciled)", n, gvk.Kind, OrphanInstancesAnnotation)
+			if err := r.setDeletionBlocked(ctx, rgd, msg); err != nil {
 				return reconcile.Result{}, err
 			}
-			return reconcile.Result{RequeueAfter: 2 * time.Second}, nil
+			return reconcile.Result{RequeueAfter: 10 * time.Second}, nil
 		}
 		if r.Admission != nil {
 			if err := r.Admission.Remove(ctx, rgd.Name); err != nil {
@@ -324,7 +408,7 @@ func (r *Reconciler) finalize(ctx context.Context, rgd *v1alpha1.ResourceGraphDe
 		if n > 0 {
 			// Instances left behind can still be deleted: their children
 			// are removed and their finalizers released.
-			r.Instances.ServeOrphans(gvr)
+			r.Instances.ServeOrphans(gvr, rgd.Name)
 		} else {
 			r.Instances.Unregister(gvr)
 		}
@@ -341,6 +425,24 @@ func (r *Reconciler) finalize(ctx context.Context, rgd *v1alpha1.ResourceGraphDe
 	patch := client.MergeFrom(rgd.DeepCopy())
 	controllerutil.RemoveFinalizer(rgd, v1alpha1.Finalizer)
 	return reconcile.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, rgd, patch))
+}
+
+// kindServedByOther reports whether the kind s defines belongs to another
+// RGD (its CRD carries that RGD's name): then this RGD was rejected as a
+// duplicate, and its instances, admission binding and registration are
+// the other RGD's.
+func (r *Reconciler) kindServedByOther(ctx context.Context, rgdName string, s *v1alpha1.Schema) (bool, error) {
+	_, gvr := instanceKind(s)
+	live := &extv1.CustomResourceDefinition{}
+	err := r.Client.Get(ctx, client.ObjectKey{Name: gvr.Resource + "." + gvr.Group}, live)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	owner := live.Labels[trt.LabelRGDName]
+	return owner != "" && owner != rgdName, nil
 }
 
 func instanceKind(s *v1alpha1.Schema) (schema.GroupVersionKind, schema.GroupVersionResource) {
@@ -380,7 +482,7 @@ func (r *Reconciler) serveOrphans(ctx context.Context, rgdName string) error {
 				gvk := schema.GroupVersionKind{Group: c.Spec.Group, Version: v.Name, Kind: c.Spec.Names.Kind}
 				gvr := gvk.GroupVersion().WithResource(c.Spec.Names.Plural)
 				if !r.Instances.Registered(gvr) {
-					r.Instances.ServeOrphans(gvr)
+					r.Instances.ServeOrphans(gvr, rgdName)
 				}
 			}
 		}
@@ -388,11 +490,13 @@ func (r *Reconciler) serveOrphans(ctx context.Context, rgdName string) error {
 	return nil
 }
 
-// setCondition sets the root Ready condition alone, e.g. while deletion is
-// blocked, leaving the other conditions as they are.
-func (r *Reconciler) setCondition(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, st metav1.ConditionStatus, reason, msg string) error {
+// setDeletionBlocked shows a blocked deletion: state DeletionBlocked and
+// the root Ready condition False with reason DeletionBlocked, leaving the
+// other conditions as they are.
+func (r *Reconciler) setDeletionBlocked(ctx context.Context, rgd *v1alpha1.ResourceGraphDefinition, msg string) error {
 	next := rgd.Status.DeepCopy()
-	meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: CondReady, Status: st, Reason: reason, Message: msg, ObservedGeneration: rgd.Generation})
+	next.State = StateDeletionBlocked
+	meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: CondReady, Status: metav1.ConditionFalse, Reason: "DeletionBlocked", Message: msg, ObservedGeneration: rgd.Generation})
 	if equality.Semantic.DeepEqual(&rgd.Status, next) {
 		return nil
 	}
@@ -497,11 +601,15 @@ func (r *Reconciler) writeStatus(ctx context.Context, rgd *v1alpha1.ResourceGrap
 	if equality.Semantic.DeepEqual(&rgd.Status, next) {
 		return nil
 	}
+	prev := rgd.Status
 	patch := client.MergeFrom(rgd.DeepCopy())
 	rgd.Status = *next
 	err := r.Client.Status().Patch(ctx, rgd, patch)
 	if apierrors.IsNotFound(err) {
 		return nil
+	}
+	if err == nil {
+		r.statusWritten(rgd, &prev)
 	}
 	return err
 }

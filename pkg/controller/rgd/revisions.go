@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,8 +38,8 @@ func (r *Reconciler) ensureRevision(ctx context.Context, rgd *v1alpha1.ResourceG
 	}
 	next := rgd.Status.LastIssuedRevision
 	if n := len(revs); n > 0 {
-		if revs[n-1].Labels[internal.LabelHash] == g.Hash {
-			return revs[n-1].Spec.Revision, nil
+		if last := revs[n-1]; last.Labels[internal.LabelHash] == g.Hash || sameSnapshot(last, rgd) {
+			return last.Spec.Revision, nil
 		}
 		if revs[n-1].Spec.Revision > next {
 			next = revs[n-1].Spec.Revision
@@ -77,6 +78,14 @@ func (r *Reconciler) ensureRevision(ctx context.Context, rgd *v1alpha1.ResourceG
 	_ = r.Client.Status().Update(ctx, gr) // informational; the revision is usable without it
 	r.pruneRevisions(ctx, append(revs, *gr))
 	return next, nil
+}
+
+// sameSnapshot reports whether rev is a snapshot of rgd's current spec.
+// It recognises the revisions kro issued: kro labels them with a hash of
+// its own, which trellis's graph hash never equals, so after a switch from
+// kro the newest revision is read, not issued again.
+func sameSnapshot(rev internal.GraphRevision, rgd *v1alpha1.ResourceGraphDefinition) bool {
+	return rev.Spec.Snapshot.Name == rgd.Name && equality.Semantic.DeepEqual(rev.Spec.Snapshot.Spec, rgd.Spec)
 }
 
 // pruneRevisions keeps the newest MaxRevisions revisions.

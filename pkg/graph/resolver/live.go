@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"strings"
 	"sync"
 
@@ -23,12 +24,18 @@ import (
 
 	"github.com/trellis-dev/trellis/pkg/cel"
 	"github.com/trellis-dev/trellis/pkg/graph"
+	"github.com/trellis-dev/trellis/pkg/graph/resolver/builtin"
 )
 
 // Live resolves kinds against a cluster.
 type Live struct {
-	// CRDs reads CustomResourceDefinitions, normally from an informer cache.
-	CRDs      client.Reader
+	// CRDs reads CustomResourceDefinitions, normally from an informer cache
+	// (which may hold them without their schemas: see SlimCRD).
+	CRDs client.Reader
+	// Full, if set, reads the one CRD a kind resolves to with its schema
+	// (uncached: RGDs are built rarely, and caching every CRD whole costs
+	// megabytes per large CRD — kro#724).
+	Full      client.Reader
 	discovery discovery.CachedDiscoveryInterface
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
 
@@ -67,13 +74,24 @@ func (l *Live) fromCRD(gvk schema.GroupVersionKind) (*graph.Kind, bool, error) {
 		return nil, false, nil // built-in groups have no CRDs
 	}
 	var list extv1.CustomResourceDefinitionList
-	if err := l.CRDs.List(context.TODO(), &list); err != nil {
+	// Only read here: no copy of every CRD per resolved kind.
+	if err := l.CRDs.List(context.TODO(), &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, false, fmt.Errorf("listing CRDs: %w", err)
 	}
 	for i := range list.Items {
 		c := &list.Items[i]
 		if c.Spec.Group != gvk.Group || c.Spec.Names.Kind != gvk.Kind {
 			continue
+		}
+		if l.Full != nil {
+			full := &extv1.CustomResourceDefinition{}
+			if err := l.Full.Get(context.TODO(), client.ObjectKey{Name: c.Name}, full); err != nil {
+				if apierrors.IsNotFound(err) {
+					return nil, true, &graph.KindNotFoundError{GVK: gvk}
+				}
+				return nil, true, fmt.Errorf("reading CRD %s: %w", c.Name, err)
+			}
+			c = full
 		}
 		if c.DeletionTimestamp != nil || !established(c) {
 			return nil, true, &graph.KindNotFoundError{GVK: gvk}
@@ -100,6 +118,22 @@ func (l *Live) fromCRD(gvk schema.GroupVersionKind) (*graph.Kind, bool, error) {
 	return nil, false, nil
 }
 
+// SlimCRD is a cache transform that keeps of a CRD what watching it needs
+// (names, scope, versions, conditions, labels) and drops the schemas and
+// managed fields, most of its size; Live.Full reads a schema when needed.
+func SlimCRD(obj any) (any, error) {
+	c, ok := obj.(*extv1.CustomResourceDefinition)
+	if !ok {
+		return obj, nil
+	}
+	c.ManagedFields = nil
+	delete(c.Annotations, "kubectl.kubernetes.io/last-applied-configuration")
+	for i := range c.Spec.Versions {
+		c.Spec.Versions[i].Schema = nil
+	}
+	return c, nil
+}
+
 func established(c *extv1.CustomResourceDefinition) bool {
 	for _, cond := range c.Status.Conditions {
 		if cond.Type == extv1.Established {
@@ -116,7 +150,7 @@ func (l *Live) builtin(gvk schema.GroupVersionKind) (*graph.Kind, error) {
 		mapping, err = l.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	}
 	if meta.IsNoMatchError(err) {
-		return nil, &graph.KindNotFoundError{GVK: gvk}
+		return nil, l.notFound(gvk)
 	}
 	if err != nil {
 		return nil, err
@@ -130,6 +164,28 @@ func (l *Live) builtin(gvk schema.GroupVersionKind) (*graph.Kind, error) {
 		Namespaced: mapping.Scope.Name() == meta.RESTScopeNameNamespace,
 		Schema:     s,
 	}, nil
+}
+
+// notFound explains a kind discovery does not know. In a built-in
+// group-version the API server serves, it never will be (a typo): an
+// UnknownKindError. Anywhere else a CRD or an aggregated API may still add
+// it: a KindNotFoundError, which the RGD waits for.
+func (l *Live) notFound(gvk schema.GroupVersionKind) error {
+	gv := gvk.GroupVersion()
+	if !builtin.Has(gv) {
+		return &graph.KindNotFoundError{GVK: gvk}
+	}
+	list, err := l.discovery.ServerResourcesForGroupVersion(gv.String())
+	if err != nil {
+		return &graph.KindNotFoundError{GVK: gvk} // not served here: an aggregated API may serve it
+	}
+	var known []string
+	for _, r := range list.APIResources {
+		if !strings.Contains(r.Name, "/") {
+			known = append(known, r.Kind)
+		}
+	}
+	return &graph.UnknownKindError{GVK: gvk, Known: known}
 }
 
 func (l *Live) openAPISchema(gvk schema.GroupVersionKind) (*spec.Schema, error) {

@@ -28,6 +28,10 @@ const (
 	ConditionTypeAdvisory ConditionType = "ACK.Advisory"
 	// ConditionTypeLateInitialized reports late initialisation of server defaults.
 	ConditionTypeLateInitialized ConditionType = "ACK.LateInitialized"
+	// ConditionTypeReferencesResolved is present when the spec uses *Ref
+	// fields: True once all resolved, Unknown while a referenced resource is
+	// missing or not yet synced, False when one is Terminal or not allowed.
+	ConditionTypeReferencesResolved ConditionType = "ACK.ReferencesResolved"
 	// ConditionTypeReady summarises the others.
 	ConditionTypeReady ConditionType = "Ready"
 )
@@ -122,4 +126,13 @@ func (s *ResourceStatus) GetCondition(t ConditionType) *Condition {
 		}
 	}
 	return nil
+}
+
+// SecretKeyReference names one key of a Kubernetes Secret, e.g. RDS
+// masterUserPassword: {name, namespace, key}. An empty namespace is the
+// referencing resource's own.
+type SecretKeyReference struct {
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Key       string `json:"key" ack:"required"`
 }

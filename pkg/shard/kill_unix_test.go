@@ -1,0 +1,7 @@
+//go:build unix
+
+package shard_test
+
+import "syscall"
+
+var syscallKill = syscall.SIGKILL
