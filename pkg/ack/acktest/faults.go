@@ -27,7 +27,8 @@ const (
 	// Reset closes the connection without an answer (TCP RST).
 	Reset FaultKind = "reset"
 	// Truncate forwards the call but sends only the first half of the
-	// answer's body under the full Content-Length, then closes.
+	// answer's body under the full Content-Length, then closes; an answer
+	// without a body is dropped (connection reset) after the server acted.
 	Truncate FaultKind = "truncate"
 	// Reject answers 400 with Fault.Code, as AWS refuses a request whose
 	// parameters it does not accept (no transient fault: for tests of

@@ -3,6 +3,9 @@ package acktest
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -77,5 +80,34 @@ func TestFaultWireFormats(t *testing.T) {
 	p.Clear()
 	if p.Injected() != 4*len(calls)*3 {
 		t.Errorf("Injected() = %d, want %d", p.Injected(), 4*len(calls)*3)
+	}
+}
+
+// A truncated answer always fails the call, also when it has no body to
+// cut (HEAD, an empty 200), and the server behind the proxy was reached.
+func TestTruncateFailsEveryAnswer(t *testing.T) {
+	reached := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached++
+		if r.URL.Path == "/body" {
+			_, _ = w.Write([]byte("<Result><Name>answer</Name></Result>"))
+		}
+	}))
+	defer srv.Close()
+	p := NewProxy(t, srv.URL)
+	p.Inject(Fault{Kind: Truncate})
+	for _, c := range []struct{ method, path string }{{http.MethodHead, "/body"}, {http.MethodGet, "/empty"}, {http.MethodGet, "/body"}} {
+		req, _ := http.NewRequest(c.method, p.Endpoint+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		if err == nil {
+			t.Errorf("%s %s through a truncating proxy: no error", c.method, c.path)
+		}
+	}
+	if reached != 3 {
+		t.Errorf("server reached %d times, want 3 (a truncated answer is sent after the server acted)", reached)
 	}
 }

@@ -155,8 +155,15 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			w.Header()[k] = v
 		}
 	}
-	if fault.Kind == Truncate && len(out) > 1 {
-		truncate(w, resp.StatusCode, out)
+	if fault.Kind == Truncate {
+		// The server acted on the call; its answer is lost half-way. An
+		// answer without a body (HEAD, an empty 200) has nothing to cut,
+		// so the connection is reset instead: either way the call fails.
+		if r.Method == http.MethodHead || len(out) < 2 {
+			reset(w)
+		} else {
+			truncate(w, resp.StatusCode, out)
+		}
 		return
 	}
 	w.WriteHeader(resp.StatusCode)
