@@ -5,7 +5,6 @@ package instance
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
@@ -368,9 +367,6 @@ func (c *Controller) enqueueObject(gvr schema.GroupVersionResource, obj any) {
 	c.queue.Add(key{gvr: gvr, namespace: ns, name: name})
 }
 
-// forbiddenRetryMax caps the backoff of an instance whose writes RBAC denied.
-const forbiddenRetryMax = 15 * time.Second
-
 func (c *Controller) processNext(ctx context.Context) bool {
 	k, quit := c.queue.Get()
 	if quit {
@@ -399,14 +395,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		c.queue.Forget(k)
 	default:
 		c.log.Error(err, "reconcile failed", "resource", k.gvr.Resource, "namespace", k.namespace, "name", k.name)
-		if strings.Contains(err.Error(), " is forbidden: ") || isForbidden(err) {
-			// RBAC denied a write (the condition names verb, group and
-			// resource): a platform team adds the role, and the instance
-			// should follow within seconds, not after 5 minutes of backoff.
-			c.queue.AddAfter(k, min(c.limiter.When(k), forbiddenRetryMax))
-		} else {
-			c.queue.AddRateLimited(k)
-		}
+		c.queue.AddAfter(k, retryAfter(err, c.limiter.When(k)))
 	}
 	return true
 }
