@@ -55,6 +55,13 @@ revision, once per instance); one RGD change (a label on a template) reaching
 all N; deleting all N until every child is gone. Then --scale-workers on
 --scale-n. --quick runs all of it on N=200 in a few minutes.
 
+--graphs adds the big graphs of issue 18: --graphs-deep-n DeepApps (40
+children in 6 dependency levels, levels 2, 4 and 6 reading a Service's
+clusterIP) and --graphs-fanout-n FanoutApps (a forEach of 200 ConfigMaps),
+each against a floor creating the same objects level by level: seconds to
+all-ACTIVE, writes per child and the controller's passes per instance.
+-n 0 --scale-n 0 --graphs runs only them (with --quick: 10 and 2 instances).
+
 A table is printed and the figures are written to <out>/<date>.json and .md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -103,7 +110,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 			}
 			o.Version = version.Version
 			rep, err := bench.Run(ctx, o)
-			if rep != nil && len(rep.Runs) > 0 {
+			if rep != nil && (len(rep.Runs) > 0 || len(rep.Graphs) > 0) {
 				fmt.Fprintln(cmd.OutOrStdout())
 				fmt.Fprint(cmd.OutOrStdout(), rep.Markdown())
 			}
@@ -134,6 +141,9 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 	f.IntVar(&replicas, "replicas", 1, "run this many controller replicas with --sharding (each its share of the instances; per-replica peak RSS and CPU reported; the single-controller RSS, CPU, queue and profile figures are then left out)")
 	f.StringVar(&rgdFile, "rgd", "", "experiment: use this variant of the benchmark RGD (BenchApp with the same five children) instead of the built-in one")
 	f.StringVar(&asSA, "service-account", "", "run the benchmark RGD with this identity (<namespace>/<name>, annotation trellis.dev/service-account), bound to exactly its child kinds: every child write is impersonated")
+	f.BoolVar(&o.Graphs, "graphs", false, "also run the big graphs (issue 18): a DeepApp of 40 children in 6 levels and a FanoutApp with a forEach of 200, each against a floor creating the same objects (-n 0 --scale-n 0 runs them alone)")
+	f.IntVar(&o.GraphsDeepN, "graphs-deep-n", 50, "DeepApp instances of --graphs (0 skips the deep graph)")
+	f.IntVar(&o.GraphsFanoutN, "graphs-fanout-n", 10, "FanoutApp instances of --graphs (0 skips the fanout)")
 	f.BoolVar(&chaosRun, "chaos", false, "run `trellis chaos` (its default scenarios and sizes, --out, --log-dir, --controller-binary) instead of the benchmark")
 	cmd.AddCommand(newBenchControllerCommand())
 	return cmd
@@ -152,6 +162,8 @@ func quickDefaults(cmd *cobra.Command, o *bench.Options) {
 	set("idle", func() { o.Idle = 20 * time.Second })
 	set("scale-n", func() { o.ScaleN = 200 })
 	set("settle", func() { o.Settle = 2 * time.Second })
+	set("graphs-deep-n", func() { o.GraphsDeepN = 10 })
+	set("graphs-fanout-n", func() { o.GraphsFanoutN = 2 })
 }
 
 // newBenchControllerCommand is `trellis controller` plus a profiling

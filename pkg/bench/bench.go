@@ -117,6 +117,11 @@ type Options struct {
 	Log io.Writer
 	// FeatureGates of the local kube-apiserver (e.g. ShardedListAndWatch).
 	FeatureGates map[string]bool
+	// Graphs runs the big-graph phase (issue 18) after the others: a
+	// DeepApp (40 children in 6 levels) on GraphsDeepN instances and a
+	// FanoutApp (forEach of 200) on GraphsFanoutN; 0 skips either.
+	Graphs                     bool
+	GraphsDeepN, GraphsFanoutN int
 }
 
 func (o *Options) defaults() {
@@ -227,6 +232,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		sizes = append(append([]int(nil), o.Ns...), o.LargeN)
 	}
 	for i, n := range sizes {
+		if n <= 0 {
+			continue // -n 0: only the other phases
+		}
 		// The --scale run: creation, memory and deletion, once.
 		large := i == len(o.Ns)
 		run := Row{N: n, Scale: large}
@@ -295,6 +303,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		s.Speedup = round(ratio(s.Runs[0].Seconds, s.Runs[len(s.Runs)-1].Seconds), 2)
 		s.FloorSpeedup = round(ratio(s.Runs[0].FloorSeconds, s.Runs[len(s.Runs)-1].FloorSeconds), 2)
 		rep.Scaling = s
+	}
+	if o.Graphs {
+		rep.Graphs, err = r.graphs(ctx)
+		if err != nil {
+			return rep, err
+		}
 	}
 	rep.EvaluateTargets()
 	if o.OutDir != "" {

@@ -21,7 +21,9 @@ type Report struct {
 	Settings   Settings  `json:"settings"`
 	Runs       []Row     `json:"runs"`
 	Scaling    *Scaling  `json:"scaling,omitempty"`
-	Targets    []Target  `json:"targets"`
+	// Graphs are the big graphs of --graphs.
+	Graphs  []GraphRun `json:"graphs,omitempty"`
+	Targets []Target   `json:"targets"`
 }
 
 // Machine describes where the run happened.
@@ -370,6 +372,7 @@ func (r *Report) EvaluateTargets() {
 		v := big.Trellis.Controller.PeakRSSMiB
 		r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("controller peak RSS at N=%d", big.N), Goal: goal, Value: v, Met: v <= 150})
 	}
+	r.Targets = append(r.Targets, graphTargets(r.Graphs)...)
 	if s := r.Scaling; s != nil && len(s.Runs) >= 2 {
 		r.Targets = append(r.Targets, Target{
 			Name: fmt.Sprintf("speedup %d→%d workers at N=%d", s.Runs[0].Workers, s.Runs[len(s.Runs)-1].Workers, s.N),
@@ -414,8 +417,10 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "Run %s · %d CPUs, %d MiB, load %s at start · Kubernetes %s · trellis %s · %d workers, floor concurrency %d\n\n",
 		r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine.CPUs, r.Machine.MemoryMiB, r.Machine.Load1, r.Kubernetes, r.Trellis,
 		r.Settings.Workers, r.Settings.Concurrency)
-	b.WriteString("| N | floor s | trellis s | trellis/floor | writes/inst floor | writes/inst trellis | idle writes/min | ctrl peak RSS MiB | ctrl CPU s (to ACTIVE / total) | delete s (floor / trellis) | RGD change s | change writes/inst |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	if len(r.Runs) > 0 { // -n 0 runs only the other phases
+		b.WriteString("| N | floor s | trellis s | trellis/floor | writes/inst floor | writes/inst trellis | idle writes/min | ctrl peak RSS MiB | ctrl CPU s (to ACTIVE / total) | delete s (floor / trellis) | RGD change s | change writes/inst |\n")
+		b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	}
 	for _, run := range r.Runs {
 		t := run.Trellis
 		idle, change, changeW, del := "–", "–", "–", "–"
@@ -448,7 +453,9 @@ func (r *Report) Markdown() string {
 		}
 		b.WriteString("\nThe figures below are the first pair's.\n")
 	}
-	b.WriteString("\nCPU seconds to all-ACTIVE (apiserver / etcd / controller), the machine's busy cores meanwhile (other users included) and the watch traffic the apiserver sent (events and KiB per instance, all watchers):\n\n| N | floor CPU s | trellis CPU s | busy cores floor / trellis | watch events/inst floor / trellis | watch KiB/inst floor / trellis |\n|---:|---:|---:|---:|---:|---:|\n")
+	if len(r.Runs) > 0 {
+		b.WriteString("\nCPU seconds to all-ACTIVE (apiserver / etcd / controller), the machine's busy cores meanwhile (other users included) and the watch traffic the apiserver sent (events and KiB per instance, all watchers):\n\n| N | floor CPU s | trellis CPU s | busy cores floor / trellis | watch events/inst floor / trellis | watch KiB/inst floor / trellis |\n|---:|---:|---:|---:|---:|---:|\n")
+	}
 	for _, run := range r.Runs {
 		t := run.Trellis
 		fmt.Fprintf(&b, "| %d | %.1f / %.1f / – | %.1f / %.1f / %.1f | %.2f / %.2f | %.1f / %.1f | %.1f / %.1f |\n", run.N, run.Floor.APIServerCPU, run.Floor.EtcdCPU,
@@ -494,6 +501,7 @@ func (r *Report) Markdown() string {
 		}
 		fmt.Fprintf(&b, "\nSpeedup %d→%d workers: **%.2f×** (the floor, same concurrencies: %.2f×)\n", s.Runs[0].Workers, s.Runs[len(s.Runs)-1].Workers, s.Speedup, s.FloorSpeedup)
 	}
+	b.WriteString(graphsMarkdown(r.Graphs))
 	if len(r.Targets) > 0 {
 		b.WriteString("\n| target | goal | measured | met |\n|---|---|---:|:---:|\n")
 		for _, t := range r.Targets {

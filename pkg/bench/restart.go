@@ -119,13 +119,18 @@ func (r *runner) restart(ctx context.Context, p *phase, rev string) (*Restart, e
 // controllerReconciles reads the controller's instance_reconcile_total for
 // BenchApps (the process's own count, from 0 at its start).
 func controllerReconciles(ctx context.Context, c Controller) (float64, bool) {
+	return reconcilesOf(ctx, c, benchGVR.Resource)
+}
+
+// reconcilesOf reads instance_reconcile_total for the instance resource.
+func reconcilesOf(ctx context.Context, c Controller, resource string) (float64, bool) {
 	samples, ok := controllerMetric(ctx, c, "instance_reconcile_total")
 	if !ok {
 		return 0, false
 	}
 	var n float64
 	for _, s := range samples {
-		if strings.Contains(s.Labels["gvr"], benchGVR.Resource) {
+		if strings.Contains(s.Labels["gvr"], resource) {
 			n += s.Value
 		}
 	}

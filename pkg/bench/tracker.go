@@ -52,19 +52,33 @@ type tracker struct {
 	active   map[string]bool            // instances ACTIVE with a clusterIP
 	label    string                     // label key[=value] the RGD change adds
 	labelled map[string]bool            // config maps carrying label
+	// activeField is the status field an ACTIVE instance must have set
+	// (clusterIP for BenchApps).
+	activeField string
 }
 
 // newTracker starts informers on instGVR and the child resources in ns.
 // names are the instances the run will create.
 func newTracker(ctx context.Context, dyn dynamic.Interface, ns string, instGVR schema.GroupVersionResource, names []string, label string) (*tracker, error) {
+	return startTracker(ctx, dyn, ns, instGVR, names, label, "clusterIP")
+}
+
+// newGraphTracker tracks the instances of a big graph: ACTIVE with
+// status.<activeField> set (its children are not tracked by name).
+func newGraphTracker(ctx context.Context, dyn dynamic.Interface, ns string, instGVR schema.GroupVersionResource, activeField string) (*tracker, error) {
+	return startTracker(ctx, dyn, ns, instGVR, nil, "", activeField)
+}
+
+func startTracker(ctx context.Context, dyn dynamic.Interface, ns string, instGVR schema.GroupVersionResource, names []string, label, activeField string) (*tracker, error) {
 	t := &tracker{
-		changed:  make(chan struct{}),
-		expected: map[string]map[string]bool{},
-		present:  map[string]map[string]bool{},
-		inst:     map[string]bool{},
-		active:   map[string]bool{},
-		label:    label,
-		labelled: map[string]bool{},
+		activeField: activeField,
+		changed:     make(chan struct{}),
+		expected:    map[string]map[string]bool{},
+		present:     map[string]map[string]bool{},
+		inst:        map[string]bool{},
+		active:      map[string]bool{},
+		label:       label,
+		labelled:    map[string]bool{},
 	}
 	for _, gvr := range childGVRs {
 		t.expected[gvr.Resource] = map[string]bool{}
@@ -139,8 +153,8 @@ func (t *tracker) onInstance(u *unstructured.Unstructured, deleted bool) {
 	}
 	t.inst[name] = true
 	state, _, _ := unstructured.NestedString(u.Object, "status", "state")
-	ip, _, _ := unstructured.NestedString(u.Object, "status", "clusterIP")
-	if state == "ACTIVE" && ip != "" {
+	set, _, _ := unstructured.NestedFieldNoCopy(u.Object, "status", t.activeField)
+	if state == "ACTIVE" && set != nil && set != "" {
 		t.active[name] = true
 	} else {
 		delete(t.active, name)

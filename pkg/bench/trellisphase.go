@@ -49,7 +49,12 @@ func benchApp(ns, name string) *unstructured.Unstructured {
 // new BenchApps at admission: trellis binds it only once the API server
 // has had time to learn the kind, and a running controller has long done so.
 func (r *runner) waitAdmissionBinding(ctx context.Context) {
-	name := admission.PolicyName(r.rgd.GetName())
+	r.waitAdmissionBindingOf(ctx, r.rgd.GetName())
+}
+
+// waitAdmissionBindingOf waits for the binding of the RGD named rgdName.
+func (r *runner) waitAdmissionBindingOf(ctx context.Context, rgdName string) {
+	name := admission.PolicyName(rgdName)
 	bindings := r.kube.AdmissionregistrationV1().MutatingAdmissionPolicyBindings()
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		_, err := bindings.Get(ctx, name, metav1.GetOptions{})
