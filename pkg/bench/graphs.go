@@ -307,7 +307,7 @@ func graphTargets(runs []GraphRun) []Target {
 			continue
 		}
 		goal := float64(max(g.WaitingLevels, 1))
-		out = append(out, Target{Name: fmt.Sprintf("passes per %s instance (%d children, %d levels, %d waiting on the API server) at N=%d", g.Kind, g.ChildrenPerInstance, g.Levels, g.WaitingLevels, g.N),
+		out = append(out, Target{Name: fmt.Sprintf("passes per %s instance (%d children, levels: %d, waiting on the API server: %d) at N=%d", g.Kind, g.ChildrenPerInstance, g.Levels, g.WaitingLevels, g.N),
 			Goal: fmt.Sprintf("<= %.0f", goal), Value: g.PassesPerInstance, Met: g.PassesPerInstance <= goal})
 	}
 	return out
