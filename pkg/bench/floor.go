@@ -233,6 +233,14 @@ func (f *floorClient) applyOne(ctx context.Context, name string) error {
 }
 
 // deleteOne deletes the instance object and its five children concurrently.
+// labelConfig makes the RGD change's edit by hand: ChangeLabel on the
+// instance's config ConfigMap, one merge patch.
+func (f *floorClient) labelConfig(ctx context.Context, name string) error {
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:"floor"}}}`, ChangeLabel)
+	_, err := f.kube.CoreV1().ConfigMaps(f.ns).Patch(ctx, name+"-config", types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	return err
+}
+
 func (f *floorClient) deleteOne(ctx context.Context, name string) error {
 	type del func() error
 	core := f.kube.CoreV1()

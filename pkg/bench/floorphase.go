@@ -69,6 +69,22 @@ func (r *runner) floor(ctx context.Context, n int, apply bool, concurrency int) 
 	f.Writes, f.WritesPerInstance, f.Breakdown = w.Total(), round(perInstance(w.Total(), n), 2), w.Breakdown()
 	r.logf("%s N=%d: %.2fs, %.2f writes/instance", what, n, f.Seconds, f.WritesPerInstance)
 
+	if !apply {
+		// The RGD change's floor: the same label put on every config
+		// ConfigMap by a plain client, one merge patch each.
+		tr.expectLabel(ChangeLabel + "=floor")
+		start = time.Now()
+		if err := forEach(wctx, names, concurrency, fc.labelConfig); err != nil {
+			return f, err
+		}
+		done, err := tr.wait(wctx, "floor change on all configs", r.logf, func(c counts) bool { return c.Labelled == n })
+		if err != nil {
+			return f, err
+		}
+		f.ChangeSeconds = round(done.Sub(start).Seconds(), 2)
+		r.logf("%s N=%d: the change's label on every config in %.2fs", what, n, f.ChangeSeconds)
+	}
+
 	start = time.Now()
 	if err := forEach(wctx, names, concurrency, fc.deleteOne); err != nil {
 		return f, err
