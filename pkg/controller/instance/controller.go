@@ -100,6 +100,8 @@ type Controller struct {
 
 	// owned lists each instance's children (see childIndex).
 	owned *childIndex
+	// unseen: children created whose informer has not shown them yet.
+	unseen *unseenChildren
 
 	// echoes recognises the watch events our own applies cause.
 	echoes *echoes
@@ -141,6 +143,7 @@ func New(dyn dynamic.Interface, raw rest.Interface, log logr.Logger, opts Option
 		deletions: newDeletions(),
 		unsynced:  &keySet{m: map[key]struct{}{}},
 		owned:     newChildIndex(),
+		unseen:    newUnseenChildren(),
 		owners:    map[types.UID]key{},
 		regs:      map[schema.GroupVersionResource]*registration{},
 	}
@@ -158,6 +161,9 @@ func New(dyn dynamic.Interface, raw rest.Interface, log logr.Logger, opts Option
 	// forbidden until a role is granted) and did not see the child.
 	c.children.onInitialAdd = func(gvr schema.GroupVersionResource, obj any) {
 		c.owned.update(gvr, obj, nil, false)
+		if m := metaOf(obj); m != nil {
+			c.unseen.seen(m.GetUID())
+		}
 		c.ownersMu.RLock()
 		k, ok := c.owners[types.UID(instanceID(obj))]
 		c.ownersMu.RUnlock()
@@ -340,6 +346,7 @@ func (c *Controller) onChildEvent(gvr schema.GroupVersionResource, obj, old any,
 		return
 	}
 	c.owned.update(gvr, obj, old, deleted)
+	c.unseen.seen(u.GetUID())
 	if deleted {
 		c.echoes.forget(u.GetUID())
 	} else {

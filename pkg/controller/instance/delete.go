@@ -134,7 +134,7 @@ func (c *Controller) delete(ctx context.Context, k key, reg *registration, inst 
 	for _, gvr := range gvrs {
 		c.children.waitSynced(ctx, gvr)
 	}
-	children := c.deletions.withoutGone(k, c.ownedChildren(inst, gvrs))
+	children := c.deletions.withoutGone(k, c.unseen.add(k, inst.GetUID(), c.ownedChildren(inst, gvrs)))
 	acc, err := c.deleteAccess(reg, k.namespace)
 	if err != nil {
 		return err
@@ -165,6 +165,7 @@ func (c *Controller) delete(ctx context.Context, k key, reg *registration, inst 
 		return err
 	}
 	c.deletions.release(k, inst.GetUID())
+	c.unseen.forget(k)
 	return nil
 }
 

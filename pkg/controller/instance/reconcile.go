@@ -40,6 +40,7 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 		c.forgetExternals(k)
 		c.written.forget(k)
 		c.deletions.forget(k)
+		c.unseen.forget(k)
 		c.unsynced.remove(k)
 		return nil
 	}
@@ -290,6 +291,14 @@ func (c *Controller) ensure(ctx context.Context, k key, dyn dynamic.Interface, n
 	}
 	if c.echoes.end(ck, applied.GetUID(), applied.GetResourceVersion()) {
 		c.queue.Add(k) // someone else wrote it meanwhile: look again
+	}
+	if live == nil {
+		// Until its informer shows it, deletion must know of it from here
+		// (its event may already have overtaken the response).
+		c.unseen.created(k, n.GVR, applied)
+		if cached, _ := c.cachedChild(n, applied.GetNamespace(), applied.GetName()); cached != nil && cached.GetUID() == applied.GetUID() {
+			c.unseen.seen(applied.GetUID())
+		}
 	}
 	return applied, "", nil
 }
