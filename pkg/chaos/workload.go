@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
+	"github.com/trellis-dev/trellis/pkg/admission"
 	"github.com/trellis-dev/trellis/pkg/bench"
 	trt "github.com/trellis-dev/trellis/pkg/runtime"
 )
@@ -168,6 +169,16 @@ func (r *runner) warmup(ctx context.Context) error {
 	ns := "chaos-warmup"
 	if err := r.namespace(ctx, ns); err != nil {
 		return err
+	}
+	// The RGD's admission policy stamps new instances once it is bound
+	// (trellis binds it when the API server has had time to learn the
+	// kind); the baseline's rollout must not be the only one without it.
+	bindings := r.kube.AdmissionregistrationV1().MutatingAdmissionPolicyBindings()
+	if err := retry(ctx, time.Minute, func() error {
+		_, err := bindings.Get(ctx, admission.PolicyName(r.rgd.GetName()), metav1.GetOptions{})
+		return err
+	}); err != nil {
+		r.logf("the RGD's admission policy is not bound (%v): the controller stamps new instances itself", err)
 	}
 	if err := retry(ctx, 2*time.Minute, func() error {
 		_, err := r.dyn.Resource(benchGVR).Namespace(ns).Create(ctx, benchApp(ns, "warmup"), metav1.CreateOptions{})
