@@ -14,10 +14,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	ackv1alpha1 "github.com/trellis-dev/trellis/api/ack/core/v1alpha1"
@@ -42,14 +39,6 @@ func startEC2(t *testing.T, resync time.Duration) *ec2Fixture {
 	acktest.SetMotoEnv(t, moto)
 	rec := acktest.NewProxy(t, moto.Endpoint)
 	t.Setenv("AWS_ENDPOINT_URL", rec.Endpoint) // the controllers' calls only
-	buf := &lockedBuffer{}
-	logs.set(buf)
-	t.Cleanup(func() {
-		logs.set(nil)
-		if t.Failed() {
-			t.Logf("controller logs:\n%s", buf.String())
-		}
-	})
 	opts := ack.DefaultOptions()
 	opts.Services = "ec2"
 	opts.Runtime.Region = "us-west-2"
@@ -57,26 +46,7 @@ func startEC2(t *testing.T, resync time.Duration) *ec2Fixture {
 	if resync > 0 {
 		opts.Runtime.ResyncPeriod = resync
 	}
-	skip := true
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme: scheme(), Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Controller: ctrlconfig.Controller{SkipNameValidation: &skip},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ack.Setup(mgr, opts); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	runManager(t, scheme(), opts, nil)
 	s := scheme()
 	_ = ec2v1alpha1.AddToScheme(s)
 	c, err := client.New(env.Config, client.Options{Scheme: s})

@@ -16,10 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ackv1alpha1 "github.com/trellis-dev/trellis/api/ack/core/v1alpha1"
 	iamv1alpha1 "github.com/trellis-dev/trellis/api/ack/iam/v1alpha1"
@@ -60,42 +57,13 @@ func startIAM(t *testing.T, resync time.Duration) *iamFixture {
 	ops := acktest.NewProxy(t, moto.Endpoint)
 	t.Setenv("AWS_ENDPOINT_URL", ops.Endpoint)
 
-	buf := &lockedBuffer{}
-	logs.set(buf)
-	t.Cleanup(func() {
-		logs.set(nil)
-		if t.Failed() {
-			t.Logf("controller logs:\n%s", buf.String())
-		}
-	})
 	opts := ack.DefaultOptions()
 	opts.Services = "iam"
 	opts.Runtime.NotSyncedRequeue = 200 * time.Millisecond
 	if resync > 0 {
 		opts.Runtime.ResyncPeriod = resync
 	}
-	skip := true
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:                 iamScheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             ctrlconfig.Controller{SkipNameValidation: &skip},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ack.Setup(mgr, opts); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	runManager(t, iamScheme(), opts, nil)
 
 	c, err := client.New(env.Config, client.Options{Scheme: iamScheme()})
 	if err != nil {

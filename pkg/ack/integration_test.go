@@ -134,6 +134,47 @@ func scheme() *runtime.Scheme {
 }
 
 // start brings up the servers and the controllers. edit adjusts the options.
+// runManager runs the ACK controllers of opts (and whatever setup adds) in a
+// manager until the test ends; their logs are printed if the test fails.
+func runManager(t *testing.T, s *runtime.Scheme, opts ack.Options, setup func(ctrl.Manager) error) {
+	t.Helper()
+	buf := &lockedBuffer{}
+	logs.set(buf)
+	t.Cleanup(func() {
+		logs.set(nil)
+		if t.Failed() {
+			t.Logf("controller logs:\n%s", buf.String())
+		}
+	})
+	skip := true
+	mgr, err := ctrl.NewManager(testenv.Current(t).Config, ctrl.Options{
+		Scheme:                 s,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             ctrlconfig.Controller{SkipNameValidation: &skip},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setup != nil {
+		if err := setup(mgr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ack.Setup(mgr, opts); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 func start(t *testing.T, so startOptions) *fixture {
 	t.Helper()
 	env := testenv.Current(t)
@@ -160,49 +201,20 @@ func start(t *testing.T, so startOptions) *fixture {
 	}
 	edit := so.edit
 
-	buf := &lockedBuffer{}
-	logs.set(buf)
-	t.Cleanup(func() {
-		logs.set(nil)
-		if t.Failed() {
-			t.Logf("controller logs:\n%s", buf.String())
-		}
-	})
-
 	opts := ack.DefaultOptions()
 	opts.Runtime.S3UsePathStyle = true
 	opts.Runtime.NotSyncedRequeue = 200 * time.Millisecond
 	if edit != nil {
 		edit(&opts)
 	}
-	skip := true
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:                 scheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             ctrlconfig.Controller{SkipNameValidation: &skip},
+	runManager(t, scheme(), opts, func(mgr ctrl.Manager) error {
+		if !so.operator {
+			return nil
+		}
+		return operator.Setup(mgr, operator.Options{InstanceWorkers: 4, RGDWorkers: 2, InstallCRDs: true})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if so.operator {
-		if err := operator.Setup(mgr, operator.Options{InstanceWorkers: 4, RGDWorkers: 2, InstallCRDs: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := ack.Setup(mgr, opts); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
 
+	var err error
 	f.c, err = client.New(env.Config, client.Options{Scheme: scheme()})
 	if err != nil {
 		t.Fatal(err)

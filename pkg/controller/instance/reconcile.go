@@ -296,8 +296,9 @@ func (c *Controller) ensure(ctx context.Context, k key, dyn dynamic.Interface, n
 		// Until its informer shows it, deletion must know of it from here
 		// (its event may already have overtaken the response).
 		c.unseen.created(k, n.GVR, applied)
-		if cached, _ := c.cachedChild(n, applied.GetNamespace(), applied.GetName()); cached != nil && cached.GetUID() == applied.GetUID() {
-			c.unseen.seen(applied.GetUID())
+		obj, ok, _ := c.children.get(n.GVR).GetStore().GetByKey(cacheKey(applied.GetNamespace(), applied.GetName()))
+		if m := metaOf(obj); ok && m != nil && m.GetUID() == applied.GetUID() {
+			c.unseen.seen(applied.GetUID()) // no decode: this runs for every child created
 		}
 	}
 	return applied, "", nil
