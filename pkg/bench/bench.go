@@ -168,18 +168,38 @@ func (r *runner) logf(format string, args ...any) {
 }
 
 // Run runs the benchmark and returns (and, with OutDir, writes) the report.
-func Run(ctx context.Context, o Options) (*Report, error) {
+// With OutDir the report is rewritten after every phase, marked unfinished,
+// so a long run that is stopped or fails keeps what it measured.
+func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	o.defaults()
 	if o.Controller == nil {
 		return nil, fmt.Errorf("bench: no controller to start")
 	}
 	r := &runner{o: o, cluster: o.Cluster}
-	rep := &Report{Date: time.Now().UTC(), Machine: machine(), Kubernetes: localcluster.KubernetesVersion, Trellis: o.Version,
+	rep = &Report{Date: time.Now().UTC(), Machine: machine(), Kubernetes: localcluster.KubernetesVersion, Trellis: o.Version,
 		Settings: Settings{
 			Ns: o.Ns, Workers: o.Workers, Concurrency: o.Concurrency, ClientQPS: o.QPS, ClientBurst: o.Burst,
 			IdleN: o.IdleN, IdleSeconds: o.Idle.Seconds(), SettleSeconds: o.Settle.Seconds(),
 			ScaleN: o.ScaleN, ScaleWorkers: o.ScaleWorkers, CountedResource: CountedResources, Repeat: o.Repeat,
 		}}
+	checkpoint := func(unfinished string) {
+		rep.WallSeconds = round(time.Since(rep.Date).Seconds(), 1)
+		rep.Unfinished = unfinished
+		rep.EvaluateTargets()
+		if o.OutDir == "" {
+			return
+		}
+		if path, werr := rep.Write(o.OutDir); werr != nil {
+			r.logf("writing the report: %v", werr)
+		} else if unfinished == "" {
+			r.logf("wrote %s", path)
+		}
+	}
+	defer func() {
+		if err != nil && rep != nil {
+			checkpoint("stopped by an error: " + err.Error())
+		}
+	}()
 	if r.cluster == nil {
 		r.logf("starting a local control plane (etcd, kube-apiserver, kube-controller-manager)")
 		c, err := localcluster.Start(ctx, localcluster.Options{ControllerManager: true, Profiling: o.ProfileDir != "", Log: o.Log, FeatureGates: o.FeatureGates})
@@ -200,7 +220,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	cfg := rest.CopyConfig(r.cluster.Config)
 	cfg.QPS, cfg.Burst = o.QPS, o.Burst
 	cfg.UserAgent = "trellis-bench"
-	var err error
 	if r.kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -265,6 +284,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		run.Summarize()
 		rep.Runs = append(rep.Runs, run)
+		checkpoint(fmt.Sprintf("running, N=%d done", n))
 		r.logf("N=%d: floor %.1fs, trellis %.1fs (%.2f×, median of %d), writes/instance %.2f vs %.2f", n, run.FloorSeconds, run.TrellisSeconds,
 			run.Ratio, len(run.Pairs), run.Floor.WritesPerInstance, run.Trellis.WritesPerInstance)
 	}
@@ -303,6 +323,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		s.Speedup = round(ratio(s.Runs[0].Seconds, s.Runs[len(s.Runs)-1].Seconds), 2)
 		s.FloorSpeedup = round(ratio(s.Runs[0].FloorSeconds, s.Runs[len(s.Runs)-1].FloorSeconds), 2)
 		rep.Scaling = s
+		checkpoint("running, the worker comparison done")
 	}
 	if o.Graphs {
 		rep.Graphs, err = r.graphs(ctx)
@@ -310,14 +331,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return rep, err
 		}
 	}
-	rep.EvaluateTargets()
-	if o.OutDir != "" {
-		path, err := rep.Write(o.OutDir)
-		if err != nil {
-			return rep, err
-		}
-		r.logf("wrote %s", path)
-	}
+	checkpoint("")
 	return rep, nil
 }
 

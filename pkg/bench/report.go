@@ -24,6 +24,12 @@ type Report struct {
 	// Graphs are the big graphs of --graphs.
 	Graphs  []GraphRun `json:"graphs,omitempty"`
 	Targets []Target   `json:"targets"`
+	// WallSeconds is the run's elapsed time so far (control plane start
+	// included).
+	WallSeconds float64 `json:"wall_seconds"`
+	// Unfinished says why the figures stop where they do: the run is still
+	// going (the report is rewritten after every phase) or it failed.
+	Unfinished string `json:"unfinished,omitempty"`
 }
 
 // Machine describes where the run happened.
@@ -420,6 +426,11 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "Run %s · %d CPUs, %d MiB, load %s at start · Kubernetes %s · trellis %s · %d workers, floor concurrency %d\n\n",
 		r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine.CPUs, r.Machine.MemoryMiB, r.Machine.Load1, r.Kubernetes, r.Trellis,
 		r.Settings.Workers, r.Settings.Concurrency)
+	if r.Unfinished != "" {
+		fmt.Fprintf(&b, "**Partial report** after %.0f s: %s.\n\n", r.WallSeconds, r.Unfinished)
+	} else {
+		fmt.Fprintf(&b, "Whole run: %.1f min.\n\n", r.WallSeconds/60)
+	}
 	if len(r.Runs) > 0 { // -n 0 runs only the other phases
 		b.WriteString("| N | floor s | trellis s | trellis/floor | writes/inst floor | writes/inst trellis | idle writes/min | ctrl peak RSS MiB | ctrl CPU s (to ACTIVE / total) | delete s (floor / trellis) | RGD change s (floor / trellis) | change writes/inst |\n")
 		b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")

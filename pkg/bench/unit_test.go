@@ -252,6 +252,27 @@ func TestReportWrite(t *testing.T) {
 	}
 }
 
+// A report written mid-run says so, and the rewrite at the end replaces it.
+func TestPartialReport(t *testing.T) {
+	r := sampleReport()
+	r.Unfinished, r.WallSeconds = "running, N=100 done", 42
+	dir := t.TempDir()
+	if _, err := r.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	md := filepath.Join(dir, "2026-11-22T030000Z.md")
+	if raw, _ := os.ReadFile(md); !strings.Contains(string(raw), "**Partial report** after 42 s: running, N=100 done.") {
+		t.Errorf("partial markdown lacks the marker:\n%s", raw)
+	}
+	r.Unfinished, r.WallSeconds = "", 600
+	if _, err := r.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := os.ReadFile(md); strings.Contains(string(raw), "Partial") || !strings.Contains(string(raw), "Whole run: 10.0 min.") {
+		t.Errorf("final markdown:\n%s", raw)
+	}
+}
+
 func TestHelpers(t *testing.T) {
 	if got := round(1.23456, 2); math.Abs(got-1.23) > 1e-9 {
 		t.Errorf("round = %v", got)
