@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -85,7 +86,10 @@ func (r *runner) restart(ctx context.Context, p *phase, rev string) (*Restart, e
 	}
 	p.c, p.logPath = c, logPath
 	res.ReadySeconds = round(time.Since(start).Seconds(), 2)
-	if st, ok := waitSettled(ctx, c, p.n, quietLimit); ok {
+	stopProfile := r.restartProfile(c, fmt.Sprintf("controller-%d-w%d-%s.cpu.pprof", p.n, p.workers, kind))
+	st, ok := waitSettled(ctx, c, p.n, quietLimit)
+	stopProfile()
+	if ok {
 		res.SettledSeconds = round(st.settled.Sub(start).Seconds(), 2)
 		res.FirstReconcileSeconds = round(st.first.Sub(start).Seconds(), 2)
 		res.ReconcilesPerInstance = round(perInstance(st.reconciles, p.n), 2)
@@ -114,6 +118,29 @@ func (r *runner) restart(ctx context.Context, p *phase, rev string) (*Restart, e
 	r.logf("restart: ready after %.2fs, first reconcile after %.2fs, settled after %.2fs (floor list+sync %.2fs), %.0f workload writes (%s); other writes: %s",
 		res.ReadySeconds, res.FirstReconcileSeconds, res.SettledSeconds, res.SyncSeconds, res.Writes, summary(res.Breakdown, p.n), summary(res.OtherWrites, 1))
 	return res, nil
+}
+
+// restartProfile starts a CPU profile of a restarted controller from ready
+// to settled when --profile-dir is set (graph build, informer lists and the
+// reconciles that find nothing to do) and returns what stops it.
+func (r *runner) restartProfile(c Controller, name string) func() {
+	if r.o.ProfileDir == "" {
+		return func() {}
+	}
+	path, _ := filepath.Abs(filepath.Join(r.o.ProfileDir, name))
+	if err := os.MkdirAll(r.o.ProfileDir, 0o755); err != nil {
+		r.logf("cpu profile: %v", err)
+		return func() {}
+	}
+	if err := c.StartProfile(path); err != nil {
+		r.logf("cpu profile: %v", err)
+		return func() {}
+	}
+	return func() {
+		if err := c.StopProfile(); err != nil {
+			r.logf("cpu profile: %v", err)
+		}
+	}
 }
 
 // controllerReconciles reads the controller's instance_reconcile_total for

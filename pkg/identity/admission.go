@@ -5,8 +5,11 @@ import (
 	"fmt"
 
 	admv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	admac "k8s.io/client-go/applyconfigurations/admissionregistration/v1"
+	metaac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -26,18 +29,25 @@ authorizer.group('').resource('serviceaccounts').namespace(variables.parts[0]).n
 
 const policyMessage = `'annotation ` + Annotation + `: ' + request.userInfo.username + ' may not impersonate ServiceAccount ' + variables.sa + ', so may not name it as the identity of a ResourceGraphDefinition'`
 
-// EnsurePolicy installs or updates the admission policy and its binding
-// (server-side apply: an unchanged policy is not rewritten).
+// EnsurePolicy installs or updates the admission policy and its binding.
+// What fieldManager owns of the live objects is compared first, so a start
+// against an unchanged policy reads and writes nothing.
 func EnsurePolicy(ctx context.Context, kube kubernetes.Interface, fieldManager string) error {
 	api := kube.AdmissionregistrationV1()
 	policy := admac.ValidatingAdmissionPolicy(PolicyName).
 		WithSpec(admac.ValidatingAdmissionPolicySpec().
 			WithFailurePolicy(admv1.Fail).
-			WithMatchConstraints(admac.MatchResources().WithResourceRules(
-				admac.NamedRuleWithOperations().
+			// matchConstraints is atomic: the server's defaults are spelled
+			// out so what we own compares equal to what we apply.
+			WithMatchConstraints(admac.MatchResources().
+				WithNamespaceSelector(metaac.LabelSelector()).
+				WithObjectSelector(metaac.LabelSelector()).
+				WithMatchPolicy(admv1.Equivalent).
+				WithResourceRules(admac.NamedRuleWithOperations().
 					WithOperations(admv1.Create, admv1.Update).
 					WithAPIGroups("kro.run").WithAPIVersions("*").
-					WithResources("resourcegraphdefinitions"))).
+					WithResources("resourcegraphdefinitions").
+					WithScope(admv1.AllScopes))).
 			WithVariables(
 				admac.Variable().WithName("sa").WithExpression(
 					`has(object.metadata.annotations) && '`+Annotation+`' in object.metadata.annotations ? object.metadata.annotations['`+Annotation+`'].trim() : ''`),
@@ -47,15 +57,41 @@ func EnsurePolicy(ctx context.Context, kube kubernetes.Interface, fieldManager s
 				WithMessageExpression(policyMessage).
 				WithReason(metav1.StatusReasonForbidden)))
 	opts := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
-	if _, err := api.ValidatingAdmissionPolicies().Apply(ctx, policy, opts); err != nil {
-		return fmt.Errorf("installing ValidatingAdmissionPolicy %s: %w", PolicyName, err)
+	live, err := api.ValidatingAdmissionPolicies().Get(ctx, PolicyName, metav1.GetOptions{})
+	if same, err := owns(live, err, fieldManager, admac.ExtractValidatingAdmissionPolicy, policy); err != nil {
+		return fmt.Errorf("reading ValidatingAdmissionPolicy %s: %w", PolicyName, err)
+	} else if !same {
+		if _, err := api.ValidatingAdmissionPolicies().Apply(ctx, policy, opts); err != nil {
+			return fmt.Errorf("installing ValidatingAdmissionPolicy %s: %w", PolicyName, err)
+		}
 	}
 	binding := admac.ValidatingAdmissionPolicyBinding(PolicyName).
 		WithSpec(admac.ValidatingAdmissionPolicyBindingSpec().
 			WithPolicyName(PolicyName).
 			WithValidationActions(admv1.Deny))
-	if _, err := api.ValidatingAdmissionPolicyBindings().Apply(ctx, binding, opts); err != nil {
-		return fmt.Errorf("installing ValidatingAdmissionPolicyBinding %s: %w", PolicyName, err)
+	liveBinding, err := api.ValidatingAdmissionPolicyBindings().Get(ctx, PolicyName, metav1.GetOptions{})
+	if same, err := owns(liveBinding, err, fieldManager, admac.ExtractValidatingAdmissionPolicyBinding, binding); err != nil {
+		return fmt.Errorf("reading ValidatingAdmissionPolicyBinding %s: %w", PolicyName, err)
+	} else if !same {
+		if _, err := api.ValidatingAdmissionPolicyBindings().Apply(ctx, binding, opts); err != nil {
+			return fmt.Errorf("installing ValidatingAdmissionPolicyBinding %s: %w", PolicyName, err)
+		}
 	}
 	return nil
+}
+
+// owns reports whether the fields fieldManager owns in live (as Get
+// returned it with getErr) are exactly want; a missing object is not.
+func owns[L, A any](live L, getErr error, fieldManager string, extract func(L, string) (A, error), want A) (bool, error) {
+	if apierrors.IsNotFound(getErr) {
+		return false, nil
+	}
+	if getErr != nil {
+		return false, getErr
+	}
+	have, err := extract(live, fieldManager)
+	if err != nil {
+		return false, nil // not extractable: apply, which is always right
+	}
+	return equality.Semantic.DeepEqual(have, want), nil
 }
