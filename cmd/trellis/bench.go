@@ -55,12 +55,12 @@ revision, once per instance); one RGD change (a label on a template) reaching
 all N; deleting all N until every child is gone. Then --scale-workers on
 --scale-n. --quick runs all of it on N=200 in a few minutes.
 
---graphs adds the big graphs of issue 18: --graphs-deep-n DeepApps (40
+The big graphs of issue 18 run too (--graphs=false skips them): --graphs-deep-n DeepApps (40
 children in 6 dependency levels, levels 2, 4 and 6 reading a Service's
 clusterIP) and --graphs-fanout-n FanoutApps (a forEach of 200 ConfigMaps),
 each against a floor creating the same objects level by level: seconds to
 all-ACTIVE, writes per child and the controller's passes per instance.
--n 0 --scale-n 0 --graphs runs only them (with --quick: 10 and 2 instances).
+-n 0 --scale-n 0 runs only them (with --quick: 10 and 2 instances).
 
 A table is printed and the figures are written to <out>/<date>.json and .md.`,
 		Args: cobra.NoArgs,
@@ -121,7 +121,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 	f.IntSliceVarP(&o.Ns, "n", "n", []int{100, 1000, 5000}, "instance counts to run")
 	f.IntVar(&o.Workers, "workers", 16, "trellis instance workers (--dynamic-controller-concurrent-reconciles) for the main runs")
 	f.IntVar(&o.Concurrency, "concurrency", 0, "concurrency of the floor client and of the instance creates/deletes (default: --workers)")
-	f.IntVar(&o.IdleN, "idle-n", 1000, "N at which writes are counted while idle")
+	f.IntVar(&o.IdleN, "idle-n", 5000, "N at which writes are counted while idle")
 	f.DurationVar(&o.Idle, "idle", time.Minute, "length of the idle window (0 skips it)")
 	f.DurationVar(&o.Settle, "settle", 5*time.Second, "wait after all-ACTIVE and after the RGD change before reading the counters")
 	f.IntVar(&o.ScaleN, "scale-n", 1000, "N of the worker comparison (0 skips it)")
@@ -137,11 +137,11 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 	f.StringArrayVar(&extraEnv, "controller-env", nil, "extra environment variable for the controller, repeatable (e.g. --controller-env=GOMEMLIMIT=128MiB)")
 	f.IntVar(&o.LargeN, "scale-large-n", 0, "add one run at this N after -n: creation, controller memory and deletion against the floor (--scale sets 20000)")
 	f.BoolVar(&scale, "scale", false, "add the N=20,000 run (100,000 children; long: only when asked)")
-	f.BoolVar(&quick, "quick", false, "a run of a few minutes: N=200, idle 20 s at N=200, workers compared on N=200 (flags given explicitly win)")
+	f.BoolVar(&quick, "quick", false, "a run of a few minutes: N=200, idle 20 s at N=200, workers compared on N=200, small graphs (flags given explicitly win)")
 	f.IntVar(&replicas, "replicas", 1, "run this many controller replicas with --sharding (each its share of the instances; per-replica peak RSS and CPU reported; the single-controller RSS, CPU, queue and profile figures are then left out)")
 	f.StringVar(&rgdFile, "rgd", "", "experiment: use this variant of the benchmark RGD (BenchApp with the same five children) instead of the built-in one")
 	f.StringVar(&asSA, "service-account", "", "run the benchmark RGD with this identity (<namespace>/<name>, annotation trellis.dev/service-account), bound to exactly its child kinds: every child write is impersonated")
-	f.BoolVar(&o.Graphs, "graphs", false, "also run the big graphs (issue 18): a DeepApp of 40 children in 6 levels and a FanoutApp with a forEach of 200, each against a floor creating the same objects (-n 0 --scale-n 0 runs them alone)")
+	f.BoolVar(&o.Graphs, "graphs", true, "run the big graphs (issue 18): a DeepApp of 40 children in 6 levels and a FanoutApp with a forEach of 200, each against a floor creating the same objects (-n 0 --scale-n 0 runs them alone; --graphs=false skips them)")
 	f.IntVar(&o.GraphsDeepN, "graphs-deep-n", 50, "DeepApp instances of --graphs (0 skips the deep graph)")
 	f.IntVar(&o.GraphsFanoutN, "graphs-fanout-n", 10, "FanoutApp instances of --graphs (0 skips the fanout)")
 	f.BoolVar(&chaosRun, "chaos", false, "run `trellis chaos` (its default scenarios and sizes, --out, --log-dir, --controller-binary) instead of the benchmark")
