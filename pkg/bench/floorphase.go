@@ -85,6 +85,7 @@ func (r *runner) floor(ctx context.Context, n int, apply bool, concurrency int) 
 		r.logf("%s N=%d: the change's label on every config in %.2fs", what, n, f.ChangeSeconds)
 	}
 
+	cpu := r.markCPU(nil)
 	start = time.Now()
 	if err := forEach(wctx, names, concurrency, fc.deleteOne); err != nil {
 		return f, err
@@ -94,6 +95,7 @@ func (r *runner) floor(ctx context.Context, n int, apply bool, concurrency int) 
 		return f, err
 	}
 	f.DeleteSeconds = round(done.Sub(start).Seconds(), 2)
+	f.DeleteCPU = r.cpuSince(cpu)
 	return f, nil
 }
 

@@ -145,7 +145,8 @@ type Floor struct {
 	BusyCores float64 `json:"machine_busy_cores"`
 	// DeleteSeconds: deleting every object (instance and children) with the
 	// same concurrency until the watch saw them all gone.
-	DeleteSeconds float64 `json:"delete_seconds"`
+	DeleteSeconds float64   `json:"delete_seconds"`
+	DeleteCPU     *CPUSplit `json:"delete_cpu,omitempty"`
 	// ChangeSeconds: the RGD change's edit (a label on every config
 	// ConfigMap) made by the plain client, until the watch saw it on all.
 	ChangeSeconds float64 `json:"change_seconds,omitempty"`
@@ -246,11 +247,12 @@ type Change struct {
 
 // Delete is deleting all N instances until every child is gone.
 type Delete struct {
-	Seconds              float64 `json:"seconds"`
-	InstancesGoneSeconds float64 `json:"instances_gone_seconds"`
-	Writes               float64 `json:"writes"`
-	WritesPerInstance    float64 `json:"writes_per_instance"`
-	Breakdown            []Line  `json:"breakdown"`
+	Seconds              float64   `json:"seconds"`
+	InstancesGoneSeconds float64   `json:"instances_gone_seconds"`
+	CPU                  *CPUSplit `json:"cpu,omitempty"`
+	Writes               float64   `json:"writes"`
+	WritesPerInstance    float64   `json:"writes_per_instance"`
+	Breakdown            []Line    `json:"breakdown"`
 }
 
 // Scaling compares worker counts on the same N.
@@ -476,6 +478,7 @@ func (r *Report) Markdown() string {
 			t.APIServerCPU, t.EtcdCPU, t.Controller.CPUSecondsActive, run.Floor.BusyCores, t.BusyCores,
 			run.Floor.WatchEventsPerInstance, t.WatchEventsPerInstance, run.Floor.WatchKiBPerInstance, t.WatchKiBPerInstance)
 	}
+	b.WriteString(deletionCPUMarkdown(r.Runs))
 	if len(r.Runs) > 0 && r.Runs[0].Trellis.Queue != nil {
 		b.WriteString("\nController instance queue, first create → all ACTIVE (quiet: the queue drained, s after the first create):\n\n| N | workers | adds/inst | reconciles/inst | mean reconcile ms | mean queue wait ms | retries | quiet s |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, run := range r.Runs {

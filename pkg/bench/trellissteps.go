@@ -119,6 +119,7 @@ func (r *runner) change(ctx context.Context, p *phase, rev string) (*Change, err
 // deletion deletes every instance (the user's DELETEs, with the floor's
 // concurrency) and waits until the children and the instances are gone.
 func (r *runner) deletion(ctx context.Context, p *phase) (*Delete, error) {
+	cpu := r.markCPU(p.c)
 	start := time.Now()
 	del := func(ctx context.Context, name string) error {
 		err := r.dyn.Resource(benchGVR).Namespace(p.ns).Delete(ctx, name, metav1.DeleteOptions{})
@@ -138,13 +139,14 @@ func (r *runner) deletion(ctx context.Context, p *phase) (*Delete, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Delete{Seconds: round(gone.Sub(start).Seconds(), 2), InstancesGoneSeconds: round(instGone.Sub(start).Seconds(), 2)}
+	d := &Delete{Seconds: round(gone.Sub(start).Seconds(), 2), InstancesGoneSeconds: round(instGone.Sub(start).Seconds(), 2), CPU: r.cpuSince(cpu)}
 	waitQuiet(ctx, p.c, quietLimit)
 	time.Sleep(r.o.Settle)
 	if dw, err := r.countSince(ctx, p); err == nil {
 		dw = dw.Resources(CountedResources...)
 		d.Writes, d.WritesPerInstance, d.Breakdown = dw.Total(), round(perInstance(dw.Total(), p.n), 2), dw.Breakdown()
 	}
-	r.logf("deleted %d instances: children gone after %.2fs, instances after %.2fs", p.n, d.Seconds, d.InstancesGoneSeconds)
+	r.logf("deleted %d instances: children gone after %.2fs, instances after %.2fs; CPU s apiserver %.1f, etcd %.1f, controller %.1f",
+		p.n, d.Seconds, d.InstancesGoneSeconds, d.CPU.APIServer, d.CPU.Etcd, d.CPU.Controller)
 	return d, nil
 }

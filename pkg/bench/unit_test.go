@@ -337,3 +337,19 @@ func TestRowSummarizeTakesMediansOfPairs(t *testing.T) {
 		t.Fatalf("median of none = %v", m)
 	}
 }
+
+func TestDeletionCPUMarkdown(t *testing.T) {
+	runs := []Row{
+		{N: 100, Trellis: Trellis{Delete: &Delete{Seconds: 1}}}, // recorded no CPU: left out
+		{N: 1000, Floor: Floor{DeleteCPU: &CPUSplit{APIServer: 10, Etcd: 2, BusyCores: 1.9}},
+			Trellis: Trellis{Delete: &Delete{CPU: &CPUSplit{APIServer: 12, Etcd: 3, Controller: 3, BusyCores: 2}}}},
+	}
+	got := deletionCPUMarkdown(runs)
+	want := "| 1000 | 10.0 / 2.0 / – = 12.0 | 12.0 / 3.0 / 3.0 = 18.0 | 1.50× | 1.90 / 2.00 |\n"
+	if !strings.HasSuffix(got, want) || strings.Contains(got, "| 100 |") {
+		t.Errorf("deletion CPU table:\n%s\nwant it to end with\n%s", got, want)
+	}
+	if deletionCPUMarkdown(runs[:1]) != "" {
+		t.Error("a report without deletion CPU has no table")
+	}
+}
