@@ -92,6 +92,10 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 			if scale && o.LargeN == 0 {
 				o.LargeN = 20000
 			}
+			if o.LargeN > 0 && !cmd.Flags().Changed("timeout") {
+				// The floor alone took 28.5 min to create 20,000 on 2 cores.
+				o.Timeout = max(o.Timeout, 3*time.Hour)
+			}
 			o.Controller = bench.ProcessController(controllerBin, o.ProfileDir != "", extraArgs, extraEnv)
 			switch {
 			case replicas < 1:
@@ -131,7 +135,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 	f.StringVarP(&o.OutDir, "out", "o", "bench/results", "directory for <date>.json and <date>.md (empty: do not write)")
 	f.StringVar(&o.LogDir, "log-dir", "", "directory for the controller logs (default: a temporary directory)")
 	f.StringVar(&o.ProfileDir, "profile-dir", "", "write a CPU profile of the controller (first create → all ACTIVE) per N here")
-	f.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "bound of every wait")
+	f.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "bound of each floor and trellis phase, creation through deletion (with --scale: 3h unless given)")
 	f.StringVar(&controllerBin, "controller-binary", "", "trellis binary whose controller command is measured (default: this binary)")
 	f.StringArrayVar(&extraArgs, "controller-arg", nil, "extra flag for the controller, repeatable (e.g. --controller-arg=--ack-services=none)")
 	f.StringArrayVar(&extraEnv, "controller-env", nil, "extra environment variable for the controller, repeatable (e.g. --controller-env=GOMEMLIMIT=128MiB)")
