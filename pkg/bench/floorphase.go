@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"time"
 )
 
@@ -38,8 +37,7 @@ func (r *runner) floor(ctx context.Context, n int, apply bool, concurrency int) 
 		return f, err
 	}
 	w0 := r.scrapeWatch(ctx)
-	api0, etcd0 := r.cpu()
-	m0, _ := ReadCPUTimes()
+	createCPU := r.markCPU(nil)
 	apiProfile := r.apiserverProfile(ctx, "apiserver-"+ns, profileSeconds)
 	defer apiProfile()
 	start := time.Now()
@@ -55,10 +53,8 @@ func (r *runner) floor(ctx context.Context, n int, apply bool, concurrency int) 
 		return f, err
 	}
 	f.Seconds = round(done.Sub(start).Seconds(), 2)
-	api1, etcd1 := r.cpu()
-	m1, _ := ReadCPUTimes()
-	f.APIServerCPU, f.EtcdCPU = round(api1-api0, 2), round(etcd1-etcd0, 2)
-	f.BusyCores = round(BusyCores(m0, m1, runtime.NumCPU()), 2)
+	used := r.cpuSince(createCPU)
+	f.APIServerCPU, f.EtcdCPU, f.BusyCores = used.APIServer, used.Etcd, used.BusyCores
 	time.Sleep(r.o.Settle)
 	after, err := r.scrape(ctx)
 	if err != nil {
@@ -85,7 +81,7 @@ func (r *runner) floor(ctx context.Context, n int, apply bool, concurrency int) 
 		r.logf("%s N=%d: the change's label on every config in %.2fs", what, n, f.ChangeSeconds)
 	}
 
-	cpu := r.markCPU(nil)
+	deleteCPU := r.markCPU(nil)
 	start = time.Now()
 	if err := forEach(wctx, names, concurrency, fc.deleteOne); err != nil {
 		return f, err
@@ -95,7 +91,7 @@ func (r *runner) floor(ctx context.Context, n int, apply bool, concurrency int) 
 		return f, err
 	}
 	f.DeleteSeconds = round(done.Sub(start).Seconds(), 2)
-	f.DeleteCPU = r.cpuSince(cpu)
+	f.DeleteCPU = r.cpuSince(deleteCPU)
 	return f, nil
 }
 

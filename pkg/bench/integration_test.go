@@ -110,6 +110,14 @@ func TestSmoke(t *testing.T) {
 	if tr.Delete.Writes != 5*7 {
 		t.Errorf("delete: %v writes, want 35 (7 per instance): %+v", tr.Delete.Writes, tr.Delete.Breakdown)
 	}
+	// The deletion's CPU is read from the API server's process, for the
+	// floor and for trellis (the controller's 5 deletions may round to 0).
+	if c := tr.Delete.CPU; c == nil || c.APIServer <= 0 || c.Controller < 0 {
+		t.Errorf("trellis deletion CPU: %+v", c)
+	}
+	if c := run.Floor.DeleteCPU; c == nil || c.APIServer <= 0 {
+		t.Errorf("floor deletion CPU: %+v", c)
+	}
 	t.Log(log.String())
 	md := rep.Markdown()
 	if !strings.Contains(md, "| 5 |") || len(rep.Targets) == 0 {
