@@ -29,6 +29,7 @@ func newBenchCommand() *cobra.Command {
 		chaosRun      bool
 		quick         bool
 		scale         bool
+		scaleFloor    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -89,6 +90,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 				}
 				o.RGD = raw
 			}
+			o.SkipLargeFloor = !scaleFloor
 			if scale && o.LargeN == 0 {
 				o.LargeN = 20000
 			}
@@ -140,6 +142,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 	f.StringArrayVar(&extraArgs, "controller-arg", nil, "extra flag for the controller, repeatable (e.g. --controller-arg=--ack-services=none)")
 	f.StringArrayVar(&extraEnv, "controller-env", nil, "extra environment variable for the controller, repeatable (e.g. --controller-env=GOMEMLIMIT=128MiB)")
 	f.IntVar(&o.LargeN, "scale-large-n", 0, "add one run at this N after -n: creation, controller memory and deletion against the floor (--scale sets 20000)")
+	f.BoolVar(&scaleFloor, "scale-floor", true, "run the floor at --scale-large-n too (false: trellis alone, for its memory and goroutines; no time ratio)")
 	f.BoolVar(&scale, "scale", false, "add the N=20,000 run (100,000 children; long: only when asked)")
 	f.BoolVar(&quick, "quick", false, "a run of a few minutes: N=200, idle 20 s at N=200, workers compared on N=200, small graphs (flags given explicitly win)")
 	f.IntVar(&replicas, "replicas", 1, "run this many controller replicas with --sharding (each its share of the instances; per-replica peak RSS and CPU reported; the single-controller RSS, CPU, queue and profile figures are then left out)")

@@ -83,6 +83,10 @@ type Options struct {
 	// floor and trellis creation, controller memory and deletion, no idle,
 	// restart or RGD change.
 	LargeN int
+	// SkipLargeFloor leaves the floor out of the LargeN run: trellis's
+	// memory, goroutines and time at that N, without the time ratio (the
+	// floor alone takes about half an hour at 20,000 on 2 cores).
+	SkipLargeFloor bool
 	// ScaleN and ScaleWorkers: the worker comparison (default N=1000, 1 and
 	// 4 workers). ScaleN 0 skips it.
 	ScaleN       int
@@ -257,7 +261,9 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		// The --scale run: creation, memory and deletion, once.
 		large := i == len(o.Ns)
 		run := Row{N: n, Scale: large}
-		if run.Floor, err = r.floor(ctx, n, false, o.Concurrency); err != nil {
+		if large && o.SkipLargeFloor {
+			r.logf("N=%d: the floor is skipped (--scale-floor=false), so is the time ratio", n)
+		} else if run.Floor, err = r.floor(ctx, n, false, o.Concurrency); err != nil {
 			return rep, fmt.Errorf("floor N=%d: %w", n, err)
 		}
 		if o.FloorApply {

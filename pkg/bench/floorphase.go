@@ -82,6 +82,8 @@ func (r *runner) floor(ctx context.Context, n int, apply bool, concurrency int) 
 	}
 
 	deleteCPU := r.markCPU(nil)
+	deleteProfile := r.apiserverProfile(ctx, "apiserver-delete-"+ns, profileSeconds)
+	defer deleteProfile()
 	start = time.Now()
 	if err := forEach(wctx, names, concurrency, fc.deleteOne); err != nil {
 		return f, err

@@ -374,7 +374,7 @@ func (r *Report) EvaluateTargets() {
 		}
 	}
 	for _, run := range r.Runs {
-		if run.Scale && big != nil {
+		if run.Scale && big != nil && run.FloorSeconds > 0 {
 			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("time ratio at N=%d (--scale) vs N=%d", run.N, big.N), Goal: fmt.Sprintf("<= %.2f", big.Ratio), Value: run.Ratio, Met: run.Ratio <= big.Ratio})
 		}
 	}
@@ -453,6 +453,11 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "| %d | %.1f | %.1f | **%.2f×** | %.2f | **%.2f** | %s | %.0f | %.1f / %.1f | %s | %s | %s |\n",
 			run.N, run.FloorSeconds, run.TrellisSeconds, run.Ratio, run.Floor.WritesPerInstance, t.WritesPerInstance, idle,
 			t.Controller.PeakRSSMiB, t.Controller.CPUSecondsActive, t.Controller.CPUSecondsTotal, del, change, changeW)
+	}
+	for _, run := range r.Runs {
+		if run.Scale && run.FloorSeconds == 0 {
+			fmt.Fprintf(&b, "\nN=%d ran without the floor (--scale-floor=false): its floor columns are empty (0) and it has no time ratio.\n", run.N)
+		}
 	}
 	b.WriteString(replicasMarkdown(r))
 	if r.Settings.Repeat > 1 {

@@ -120,6 +120,8 @@ func (r *runner) change(ctx context.Context, p *phase, rev string) (*Change, err
 // concurrency) and waits until the children and the instances are gone.
 func (r *runner) deletion(ctx context.Context, p *phase) (*Delete, error) {
 	cpu := r.markCPU(p.c)
+	apiProfile := r.apiserverProfile(ctx, "apiserver-delete-"+p.ns, profileSeconds)
+	defer apiProfile()
 	start := time.Now()
 	del := func(ctx context.Context, name string) error {
 		err := r.dyn.Resource(benchGVR).Namespace(p.ns).Delete(ctx, name, metav1.DeleteOptions{})

@@ -219,6 +219,32 @@ func TestEvaluateTargets(t *testing.T) {
 	}
 }
 
+// A --scale run without its floor (--scale-floor=false) is judged on its
+// memory only: a ratio of 0 must not pass for "no worse than at N=5000".
+func TestScaleRunWithoutFloor(t *testing.T) {
+	r := sampleReport()
+	large := Row{N: 20000, Scale: true, Trellis: Trellis{Seconds: 900, Controller: ControllerUse{PeakRSSMiB: 350}}}
+	large.Pairs = []Pair{pairOf(large.Floor, large.Trellis)}
+	large.Summarize()
+	r.Runs = append(r.Runs, large)
+	r.EvaluateTargets()
+	var rss bool
+	for _, tg := range r.Targets {
+		if strings.HasPrefix(tg.Name, "time ratio at N=20000") {
+			t.Errorf("a floorless run has a ratio target: %+v", tg)
+		}
+		if tg.Name == "controller peak RSS at N=20000 (--scale)" {
+			rss = tg.Met
+		}
+	}
+	if !rss {
+		t.Errorf("the RSS target of the floorless run is missing or not met: %+v", r.Targets)
+	}
+	if md := r.Markdown(); !strings.Contains(md, "N=20000 ran without the floor") {
+		t.Errorf("the report does not say the floor was skipped:\n%s", md)
+	}
+}
+
 func TestReportWrite(t *testing.T) {
 	r := sampleReport()
 	r.EvaluateTargets()
