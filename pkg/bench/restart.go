@@ -86,7 +86,7 @@ func (r *runner) restart(ctx context.Context, p *phase, rev string) (*Restart, e
 	}
 	p.c, p.logPath = c, logPath
 	res.ReadySeconds = round(time.Since(start).Seconds(), 2)
-	stopProfile := r.restartProfile(c, fmt.Sprintf("controller-%d-w%d-%s.cpu.pprof", p.n, p.workers, kind))
+	stopProfile := r.controllerProfile(c, fmt.Sprintf("controller-%d-w%d-%s.cpu.pprof", p.n, p.workers, kind))
 	st, ok := waitSettled(ctx, c, p.n, quietLimit)
 	stopProfile()
 	if ok {
@@ -120,10 +120,11 @@ func (r *runner) restart(ctx context.Context, p *phase, rev string) (*Restart, e
 	return res, nil
 }
 
-// restartProfile starts a CPU profile of a restarted controller from ready
-// to settled when --profile-dir is set (graph build, informer lists and the
-// reconciles that find nothing to do) and returns what stops it.
-func (r *runner) restartProfile(c Controller, name string) func() {
+// controllerProfile starts a CPU profile of the controller when
+// --profile-dir is set and returns what stops it: a restarted controller
+// from ready to settled (graph build, informer lists and the reconciles
+// that find nothing to do), and the deletion phase.
+func (r *runner) controllerProfile(c Controller, name string) func() {
 	if r.o.ProfileDir == "" {
 		return func() {}
 	}

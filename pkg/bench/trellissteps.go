@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -122,6 +123,7 @@ func (r *runner) deletion(ctx context.Context, p *phase) (*Delete, error) {
 	cpu := r.markCPU(p.c)
 	apiProfile := r.apiserverProfile(ctx, "apiserver-delete-"+p.ns, profileSeconds)
 	defer apiProfile()
+	stopProfile := r.controllerProfile(p.c, fmt.Sprintf("controller-%d-w%d-delete.cpu.pprof", p.n, p.workers))
 	start := time.Now()
 	del := func(ctx context.Context, name string) error {
 		err := r.dyn.Resource(benchGVR).Namespace(p.ns).Delete(ctx, name, metav1.DeleteOptions{})
@@ -142,6 +144,7 @@ func (r *runner) deletion(ctx context.Context, p *phase) (*Delete, error) {
 		return nil, err
 	}
 	d := &Delete{Seconds: round(gone.Sub(start).Seconds(), 2), InstancesGoneSeconds: round(instGone.Sub(start).Seconds(), 2), CPU: r.cpuSince(cpu)}
+	stopProfile()
 	waitQuiet(ctx, p.c, quietLimit)
 	time.Sleep(r.o.Settle)
 	if dw, err := r.countSince(ctx, p); err == nil {
