@@ -129,21 +129,23 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "\nWrites per instance by resource and verb, N=%d (trellis, first create → controller queue drained + settle):\n\n", run.N)
 		b.WriteString(breakdownTable(run.Trellis.Breakdown, run.N))
 		fmt.Fprintf(&b, "| %s | all | | %.2f |\n", EventResource+" (not counted above)", run.Trellis.EventWritesPerInstance)
-		if c := run.Trellis.Change; c != nil && len(c.Breakdown) > 0 {
-			fmt.Fprintf(&b, "\nRGD change writes per instance, N=%d:\n\n", run.N)
-			b.WriteString(breakdownTable(c.Breakdown, run.N))
+		section := func(title string, lines []Line) {
+			if len(lines) > 0 {
+				fmt.Fprintf(&b, "\n%s, N=%d:\n\n", title, run.N)
+				b.WriteString(breakdownTable(lines, run.N))
+			}
 		}
-		if rs := run.Trellis.RestartChanged; rs != nil && len(rs.Breakdown) > 0 {
-			fmt.Fprintf(&b, "\nWrites per instance of the restart with the RGD changed while down, N=%d:\n\n", run.N)
-			b.WriteString(breakdownTable(rs.Breakdown, run.N))
+		if c := run.Trellis.Change; c != nil {
+			section("RGD change writes per instance", c.Breakdown)
 		}
-		if rs := run.Trellis.Restart; rs != nil && len(rs.Breakdown) > 0 {
-			fmt.Fprintf(&b, "\nWrites per instance of the restart (nothing changed), N=%d:\n\n", run.N)
-			b.WriteString(breakdownTable(rs.Breakdown, run.N))
+		if rs := run.Trellis.RestartChanged; rs != nil {
+			section("Writes per instance of the restart with the RGD changed while down", rs.Breakdown)
 		}
-		if d := run.Trellis.Delete; d != nil && len(d.Breakdown) > 0 {
-			fmt.Fprintf(&b, "\nDeletion writes per instance, N=%d:\n\n", run.N)
-			b.WriteString(breakdownTable(d.Breakdown, run.N))
+		if rs := run.Trellis.Restart; rs != nil {
+			section("Writes per instance of the restart (nothing changed)", rs.Breakdown)
+		}
+		if d := run.Trellis.Delete; d != nil {
+			section("Deletion writes per instance", d.Breakdown)
 		}
 	}
 	return b.String()

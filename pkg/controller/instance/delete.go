@@ -234,7 +234,9 @@ func (c *Controller) releaseFinalizer(ctx context.Context, k key, inst *unstruct
 		"resourceVersion": inst.GetResourceVersion(),
 		"finalizers":      keep,
 	}})
-	_, err := c.dyn.Resource(k.gvr).Namespace(k.namespace).Patch(ctx, k.name, types.MergePatchType, patch, metav1.PatchOptions{})
+	// Through the raw client: the response, the whole instance, is not
+	// decoded (3% of the controller's CPU in a mass deletion).
+	err := c.raw.Patch(types.MergePatchType).AbsPath(objectPath(k.gvr, k.namespace, k.name)).Body(patch).Do(ctx).Error()
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
