@@ -66,15 +66,25 @@ func TestSmoke(t *testing.T) {
 	defer cancel()
 	rep, err := bench.Run(ctx, bench.Options{
 		Ns: []int{5}, Workers: 2, IdleN: 5, Idle: 2 * time.Second, Settle: time.Second,
+		// The --scale run as `--scale-floor=false` makes it: trellis alone.
+		LargeN: 3, SkipLargeFloor: true,
 		Controller: start, Cluster: env.Cluster, Timeout: 2 * time.Minute, Log: &log, LogDir: t.TempDir(),
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	if len(rep.Runs) != 1 {
+	if len(rep.Runs) != 2 {
 		t.Fatalf("runs = %+v", rep.Runs)
 	}
 	run := rep.Runs[0]
+	if large := rep.Runs[1]; !large.Scale || large.N != 3 || large.Floor.Seconds != 0 || large.Trellis.Seconds <= 0 || large.Trellis.Delete == nil {
+		t.Errorf("the floorless --scale run: %+v", large)
+	}
+	for _, tg := range rep.Targets {
+		if strings.HasPrefix(tg.Name, "time ratio at N=3") {
+			t.Errorf("the floorless --scale run has a ratio target: %+v", tg)
+		}
+	}
 	// The floor does exactly 7 writes per instance: instance, 5 children, status.
 	if run.Floor.WritesPerInstance != 7 {
 		t.Errorf("floor writes per instance = %v, want 7: %+v", run.Floor.WritesPerInstance, run.Floor.Breakdown)
