@@ -20,6 +20,13 @@ type ProcStats struct {
 	CPUSeconds float64
 }
 
+// ResetPeakRSS sets the process's VmHWM back to its current RSS (Linux's
+// clear_refs "5"), so that a later ReadProc gives the peak of what ran
+// since.
+func ResetPeakRSS(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
 // ReadProc reads /proc/<pid>/status and /proc/<pid>/stat.
 func ReadProc(pid int) (ProcStats, error) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

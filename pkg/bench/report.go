@@ -249,9 +249,12 @@ type Delete struct {
 	Seconds              float64   `json:"seconds"`
 	InstancesGoneSeconds float64   `json:"instances_gone_seconds"`
 	CPU                  *CPUSplit `json:"cpu,omitempty"`
-	Writes               float64   `json:"writes"`
-	WritesPerInstance    float64   `json:"writes_per_instance"`
-	Breakdown            []Line    `json:"breakdown"`
+	// ControllerPeakRSSMiB is the controller's peak RSS during the deletion
+	// alone (VmHWM reset at its start).
+	ControllerPeakRSSMiB float64 `json:"controller_peak_rss_mib,omitempty"`
+	Writes               float64 `json:"writes"`
+	WritesPerInstance    float64 `json:"writes_per_instance"`
+	Breakdown            []Line  `json:"breakdown"`
 }
 
 // Scaling compares worker counts on the same N.

@@ -49,6 +49,7 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "\nN=%d ran without the floor (--scale-floor=false): its floor columns are empty (0) and it has no time ratio.\n", run.N)
 		}
 	}
+	b.WriteString(deletionMemoryMarkdown(r.Runs))
 	b.WriteString(replicasMarkdown(r))
 	if r.Settings.Repeat > 1 {
 		fmt.Fprintf(&b, "\nEach N was run %d times, floor and trellis back to back; the times are medians and trellis/floor is the median of the pairs' ratios:\n\n", r.Settings.Repeat)
@@ -178,6 +179,23 @@ func breakdownTable(lines []Line, n int) string {
 	b.WriteString("| resource | verb | code | per instance |\n|---|---|---|---:|\n")
 	for _, l := range lines {
 		fmt.Fprintf(&b, "| %s | %s | %s | %.2f |\n", l.Resource, l.Verb, l.Code, perInstance(l.Count, n))
+	}
+	return b.String()
+}
+
+// deletionMemoryMarkdown sets the controller's peak RSS during the
+// deletion beside its RSS at all-ACTIVE: the deletion's own memory.
+func deletionMemoryMarkdown(runs []Row) string {
+	var b strings.Builder
+	for _, run := range runs {
+		t := run.Trellis
+		if t.Delete == nil || t.Delete.ControllerPeakRSSMiB == 0 {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("\nController memory: RSS when all instances were ACTIVE, and its peak during the deletion alone:\n\n| N | RSS at all-ACTIVE MiB | peak RSS during deletion MiB |\n|---:|---:|---:|\n")
+		}
+		fmt.Fprintf(&b, "| %d | %.1f | %.1f |\n", run.N, t.Controller.RSSAtActiveMiB, t.Delete.ControllerPeakRSSMiB)
 	}
 	return b.String()
 }

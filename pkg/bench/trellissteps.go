@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -28,6 +29,19 @@ type phase struct {
 	// the processes retired so far.
 	cpu0             float64
 	cpuDone, peakRSS float64
+}
+
+// resetPeakRSS books the current process's peak RSS so far and starts its
+// VmHWM again, so that the next phase's own peak can be read.
+func (p *phase) resetPeakRSS() {
+	pid := p.c.Pid()
+	if pid == 0 {
+		return
+	}
+	if ps, err := ReadProc(pid); err == nil {
+		p.peakRSS = max(p.peakRSS, mib(ps.PeakRSS))
+	}
+	_ = ResetPeakRSS(pid)
 }
 
 // retire books the current controller process's CPU and peak RSS.
@@ -124,6 +138,8 @@ func (r *runner) deletion(ctx context.Context, p *phase) (*Delete, error) {
 	apiProfile := r.apiserverProfile(ctx, "apiserver-delete-"+p.ns, profileSeconds)
 	defer apiProfile()
 	stopProfile := r.controllerProfile(p.c, fmt.Sprintf("controller-%d-w%d-delete.cpu.pprof", p.n, p.workers))
+	p.resetPeakRSS()
+	children := p.tr.counts().Children
 	start := time.Now()
 	del := func(ctx context.Context, name string) error {
 		err := r.dyn.Resource(benchGVR).Namespace(p.ns).Delete(ctx, name, metav1.DeleteOptions{})
@@ -135,6 +151,17 @@ func (r *runner) deletion(ctx context.Context, p *phase) (*Delete, error) {
 	if err := forEach(p.wctx, p.names, r.o.Concurrency, del); err != nil {
 		return nil, err
 	}
+	if r.o.ProfileDir != "" {
+		// Half way: what the deletion itself holds, beside caches that
+		// still hold half the objects.
+		if _, err := p.tr.wait(p.wctx, "half the children gone", r.logf, func(c counts) bool { return c.Children <= children/2 }); err != nil {
+			return nil, err
+		}
+		path, _ := filepath.Abs(filepath.Join(r.o.ProfileDir, fmt.Sprintf("controller-%d-w%d-delete.heap.pprof", p.n, p.workers)))
+		if err := p.c.HeapProfile(path); err != nil {
+			r.logf("heap profile: %v", err)
+		}
+	}
 	gone, err := p.tr.wait(p.wctx, "children gone", r.logf, func(c counts) bool { return c.Children == 0 })
 	if err != nil {
 		return nil, err
@@ -144,6 +171,11 @@ func (r *runner) deletion(ctx context.Context, p *phase) (*Delete, error) {
 		return nil, err
 	}
 	d := &Delete{Seconds: round(gone.Sub(start).Seconds(), 2), InstancesGoneSeconds: round(instGone.Sub(start).Seconds(), 2), CPU: r.cpuSince(cpu)}
+	if pid := p.c.Pid(); pid != 0 {
+		if ps, err := ReadProc(pid); err == nil {
+			d.ControllerPeakRSSMiB = round(mib(ps.PeakRSS), 1)
+		}
+	}
 	stopProfile()
 	waitQuiet(ctx, p.c, quietLimit)
 	time.Sleep(r.o.Settle)
@@ -151,7 +183,7 @@ func (r *runner) deletion(ctx context.Context, p *phase) (*Delete, error) {
 		dw = dw.Resources(CountedResources...)
 		d.Writes, d.WritesPerInstance, d.Breakdown = dw.Total(), round(perInstance(dw.Total(), p.n), 2), dw.Breakdown()
 	}
-	r.logf("deleted %d instances: children gone after %.2fs, instances after %.2fs; CPU s apiserver %.1f, etcd %.1f, controller %.1f",
-		p.n, d.Seconds, d.InstancesGoneSeconds, d.CPU.APIServer, d.CPU.Etcd, d.CPU.Controller)
+	r.logf("deleted %d instances: children gone after %.2fs, instances after %.2fs; CPU s apiserver %.1f, etcd %.1f, controller %.1f; controller peak RSS %.1f MiB",
+		p.n, d.Seconds, d.InstancesGoneSeconds, d.CPU.APIServer, d.CPU.Etcd, d.CPU.Controller, d.ControllerPeakRSSMiB)
 	return d, nil
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -377,5 +379,45 @@ func TestDeletionCPUMarkdown(t *testing.T) {
 	}
 	if deletionCPUMarkdown(runs[:1]) != "" {
 		t.Error("a report without deletion CPU has no table")
+	}
+}
+
+func TestDeletionMemoryMarkdown(t *testing.T) {
+	runs := []Row{
+		{N: 100, Trellis: Trellis{Delete: &Delete{Seconds: 1}}}, // in-process controller: no RSS, left out
+		{N: 5000, Trellis: Trellis{Controller: ControllerUse{RSSAtActiveMiB: 183.1}, Delete: &Delete{ControllerPeakRSSMiB: 190.25}}},
+	}
+	got := deletionMemoryMarkdown(runs)
+	if !strings.HasSuffix(got, "| 5000 | 183.1 | 190.2 |\n") || strings.Contains(got, "| 100 |") {
+		t.Errorf("deletion memory table:\n%s", got)
+	}
+	if deletionMemoryMarkdown(runs[:1]) != "" {
+		t.Error("a report without the deletion's RSS has no table")
+	}
+}
+
+// The deletion's peak RSS is read after resetting VmHWM: a reset must
+// bring the peak of a process that once held much more back down.
+func TestResetPeakRSS(t *testing.T) {
+	big := make([]byte, 256<<20)
+	for i := 0; i < len(big); i += 4096 {
+		big[i] = 1 // touch every page so it is resident
+	}
+	before, err := ReadProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(big)
+	big = nil
+	debug.FreeOSMemory()
+	if err := ResetPeakRSS(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ReadProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.PeakRSS > before.PeakRSS-128<<20 {
+		t.Errorf("peak RSS %d MiB before the reset, %d MiB after: the 256 MiB freed still counted", before.PeakRSS>>20, after.PeakRSS>>20)
 	}
 }

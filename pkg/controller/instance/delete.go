@@ -15,15 +15,43 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/trellis-dev/trellis/api/v1alpha1"
 	"github.com/trellis-dev/trellis/pkg/graph"
 	trt "github.com/trellis-dev/trellis/pkg/runtime"
 )
 
+// child is what deletion and prune need of a child: its identity, the
+// instance it belongs to and its deletion wave, read from the cache's typed
+// part without decoding the object.
 type child struct {
-	gvr schema.GroupVersionResource
-	obj *unstructured.Unstructured
+	gvr             schema.GroupVersionResource
+	namespace, name string
+	uid             types.UID
+	instanceID      string
+	order           int // deletion wave: the highest goes first
+	terminating     bool
+}
+
+// childOf reads a child of the cache of gvr.
+func childOf(gvr schema.GroupVersionResource, obj any) (child, bool) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	c, ok := obj.(*compact)
+	if !ok {
+		return child{}, false
+	}
+	return child{gvr: gvr, namespace: c.Namespace, name: c.Name, uid: c.UID, instanceID: c.instanceID,
+		order: int(c.applyOrder), terminating: c.DeletionTimestamp != nil}, true
+}
+
+// childOfObject reads a child from a whole object (a write's response).
+func childOfObject(gvr schema.GroupVersionResource, obj *unstructured.Unstructured) child {
+	order, _ := strconv.Atoi(obj.GetAnnotations()[trt.AnnotationApplyOrder])
+	return child{gvr: gvr, namespace: obj.GetNamespace(), name: obj.GetName(), uid: obj.GetUID(),
+		instanceID: obj.GetLabels()[trt.LabelInstanceID], order: order, terminating: obj.GetDeletionTimestamp() != nil}
 }
 
 func gvrsOf(g *graph.Graph) []schema.GroupVersionResource {
@@ -62,7 +90,9 @@ func (c *Controller) ownedChildren(inst *unstructured.Unstructured, gvrs []schem
 			continue
 		}
 		if o, ok, _ := c.children.get(ref.gvr).GetStore().GetByKey(ref.key); ok {
-			out = append(out, child{gvr: ref.gvr, obj: decode(o)})
+			if ch, ok := childOf(ref.gvr, o); ok {
+				out = append(out, ch)
+			}
 		}
 	}
 	return out
@@ -77,20 +107,20 @@ func (c *Controller) ownedChildren(inst *unstructured.Unstructured, gvrs []schem
 // client, which does not hand back the response: the child's delete event
 // then says when it is gone.
 func (c *Controller) deleteChild(ctx context.Context, acc childAccess, ch child) (gone bool, err error) {
-	uid := ch.obj.GetUID()
+	uid := ch.uid
 	opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}
 	var raw []byte
 	if acc.own {
 		body, _ := json.Marshal(opts)
-		raw, err = c.raw.Delete().AbsPath(objectPath(ch.gvr, ch.obj.GetNamespace(), ch.obj.GetName())).Body(body).Do(ctx).Raw()
+		raw, err = c.raw.Delete().AbsPath(objectPath(ch.gvr, ch.namespace, ch.name)).Body(body).Do(ctx).Raw()
 	} else {
-		err = acc.dyn.Resource(ch.gvr).Namespace(ch.obj.GetNamespace()).Delete(ctx, ch.obj.GetName(), opts)
+		err = acc.dyn.Resource(ch.gvr).Namespace(ch.namespace).Delete(ctx, ch.name, opts)
 	}
 	switch {
 	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
 		return true, nil // gone, or replaced by an object that is not ours
 	case err != nil:
-		return false, fmt.Errorf("deleting %s %s: %w", ch.gvr.Resource, ch.obj.GetName(), err)
+		return false, fmt.Errorf("deleting %s %s: %w", ch.gvr.Resource, ch.name, err)
 	case !acc.own:
 		return false, nil
 	}
@@ -142,11 +172,11 @@ func (c *Controller) delete(ctx context.Context, k key, reg *registration, inst 
 	for len(children) > 0 {
 		top := 0
 		for _, ch := range children {
-			top = max(top, applyOrder(ch.obj))
+			top = max(top, ch.order)
 		}
 		var wave, rest []child
 		for _, ch := range children {
-			if applyOrder(ch.obj) == top {
+			if ch.order == top {
 				wave = append(wave, ch)
 			} else {
 				rest = append(rest, ch)
@@ -178,7 +208,7 @@ func (c *Controller) deleteWave(ctx context.Context, k key, acc childAccess, wav
 		errs []error
 	)
 	for _, ch := range wave {
-		if ch.obj.GetDeletionTimestamp() != nil {
+		if ch.terminating {
 			waiting = true // already terminating: its delete event brings us back
 			continue
 		}
@@ -192,7 +222,7 @@ func (c *Controller) deleteWave(ctx context.Context, k key, acc childAccess, wav
 			case err != nil:
 				errs = append(errs, err)
 			case gone:
-				c.deletions.gone(k, ch.obj.GetUID())
+				c.deletions.gone(k, ch.uid)
 			default:
 				waiting = true
 			}
@@ -200,15 +230,6 @@ func (c *Controller) deleteWave(ctx context.Context, k key, acc childAccess, wav
 	}
 	wg.Wait()
 	return waiting, errors.Join(errs...)
-}
-
-// applyOrder reads a child's deletion wave; unknown orders go last.
-func applyOrder(u *unstructured.Unstructured) int {
-	o, err := strconv.Atoi(u.GetAnnotations()[trt.AnnotationApplyOrder])
-	if err != nil {
-		return 0
-	}
-	return o
 }
 
 func unionGVRs(a, b []schema.GroupVersionResource) []schema.GroupVersionResource {
@@ -273,7 +294,7 @@ func (d *deletions) withoutGone(k key, children []child) []child {
 	gone := d.children[k]
 	out := children[:0]
 	for _, ch := range children {
-		if !gone[ch.obj.GetUID()] {
+		if !gone[ch.uid] {
 			out = append(out, ch)
 		}
 	}

@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -237,6 +238,9 @@ type compact struct {
 	// Update entry (it created the child with POST) or by kro's Apply entry
 	// (kro created it), see Controller.takeOver.
 	updateOwned bool
+	// applyOrder is a child's deletion wave, from its apply-order
+	// annotation (dropped with the others, see trim).
+	applyOrder int32
 }
 
 // DeepCopyObject: compact objects are never modified, so sharing is safe.
@@ -266,6 +270,9 @@ func instanceID(obj any) string {
 func (c *compact) trim(o decodeOptions) {
 	if !o.routingOnly {
 		return
+	}
+	if order, err := strconv.ParseInt(c.Annotations[trt.AnnotationApplyOrder], 10, 32); err == nil {
+		c.applyOrder = int32(order)
 	}
 	if v, ok := c.Annotations[metav1.InitialEventsAnnotationKey]; ok {
 		c.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: v} // the reflector reads it on bookmarks

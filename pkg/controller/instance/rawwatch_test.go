@@ -9,6 +9,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 )
 
@@ -29,6 +30,10 @@ func TestCompactFromJSON(t *testing.T) {
 	}
 	if c.instanceID != "i1" || instanceID(c) != "i1" || c.Labels != nil || c.Annotations != nil {
 		t.Errorf("routing-only metadata kept %q %v %v", c.instanceID, c.Labels, c.Annotations)
+	}
+	cms := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	if ch, ok := childOf(cms, c); !ok || ch != (child{gvr: cms, namespace: "ns", name: "a", uid: "u1", instanceID: "i1", order: 1}) {
+		t.Errorf("childOf = %+v, %v: want identity, instance id and deletion wave 1 without a decode", ch, ok)
 	}
 	u := c.object()
 	if u.GetManagedFields() != nil {

@@ -518,7 +518,7 @@ func (c *Controller) prune(ctx context.Context, acc childAccess, reg *registrati
 	}
 	stale := len(all) > len(current)
 	for _, child := range c.ownedChildren(inst, all) {
-		if wanted[string(child.obj.GetUID())] || child.obj.GetDeletionTimestamp() != nil {
+		if wanted[string(child.uid)] || child.terminating {
 			continue
 		}
 		if _, err := c.deleteChild(ctx, acc, child); err != nil {

@@ -6,8 +6,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-
-	trt "github.com/trellis-dev/trellis/pkg/runtime"
 )
 
 // unseenChildren remembers the children this process created that their
@@ -31,25 +29,17 @@ func newUnseenChildren() *unseenChildren {
 // created records a child the cache did not hold before it was written:
 // its identity, the instance it belongs to and its deletion wave.
 func (u *unseenChildren) created(k key, gvr schema.GroupVersionResource, obj *unstructured.Unstructured) {
-	uid := obj.GetUID()
-	if uid == "" {
+	ch := childOfObject(gvr, obj)
+	if ch.uid == "" {
 		return
-	}
-	slim := &unstructured.Unstructured{Object: map[string]any{"apiVersion": obj.GetAPIVersion(), "kind": obj.GetKind()}}
-	slim.SetName(obj.GetName())
-	slim.SetNamespace(obj.GetNamespace())
-	slim.SetUID(uid)
-	slim.SetLabels(map[string]string{trt.LabelInstanceID: obj.GetLabels()[trt.LabelInstanceID]})
-	if order, ok := obj.GetAnnotations()[trt.AnnotationApplyOrder]; ok {
-		slim.SetAnnotations(map[string]string{trt.AnnotationApplyOrder: order})
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if _, ok := u.byChild[uid]; ok {
+	if _, ok := u.byChild[ch.uid]; ok {
 		return
 	}
-	u.byChild[uid] = k
-	u.byInst[k] = append(u.byInst[k], child{gvr: gvr, obj: slim})
+	u.byChild[ch.uid] = k
+	u.byInst[k] = append(u.byInst[k], ch)
 }
 
 // seen drops a child once its informer has shown it.
@@ -63,7 +53,7 @@ func (u *unseenChildren) seen(uid types.UID) {
 	delete(u.byChild, uid)
 	list := u.byInst[k]
 	for i, ch := range list {
-		if ch.obj.GetUID() == uid {
+		if ch.uid == uid {
 			list = append(list[:i], list[i+1:]...)
 			break
 		}
@@ -82,10 +72,10 @@ func (u *unseenChildren) add(k key, inst types.UID, children []child) []child {
 	defer u.mu.Unlock()
 	have := map[types.UID]bool{}
 	for _, ch := range children {
-		have[ch.obj.GetUID()] = true
+		have[ch.uid] = true
 	}
 	for _, ch := range u.byInst[k] {
-		if !have[ch.obj.GetUID()] && ch.obj.GetLabels()[trt.LabelInstanceID] == string(inst) {
+		if !have[ch.uid] && ch.instanceID == string(inst) {
 			children = append(children, ch)
 		}
 	}
@@ -97,7 +87,7 @@ func (u *unseenChildren) forget(k key) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for _, ch := range u.byInst[k] {
-		delete(u.byChild, ch.obj.GetUID())
+		delete(u.byChild, ch.uid)
 	}
 	delete(u.byInst, k)
 }

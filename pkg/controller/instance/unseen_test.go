@@ -24,7 +24,7 @@ func TestUnseenChildren(t *testing.T) {
 	}
 	names := func(cs []child) (out []string) {
 		for _, c := range cs {
-			out = append(out, c.obj.GetName())
+			out = append(out, c.name)
 		}
 		return out
 	}
@@ -33,18 +33,18 @@ func TestUnseenChildren(t *testing.T) {
 	u.created(k, cms, obj("config", "c2", "i1"))
 	u.created(k, cms, obj("stale", "c3", "i0")) // of an earlier instance of the same name
 
-	cached := []child{{gvr: cms, obj: obj("config", "c2", "i1")}}
+	cached := []child{childOfObject(cms, obj("config", "c2", "i1"))}
 	got := u.add(k, "i1", cached)
-	if len(got) != 2 || got[0].obj.GetName() != "config" || got[1].obj.GetName() != "endpoints" {
+	if len(got) != 2 || got[0].name != "config" || got[1].name != "endpoints" {
 		t.Fatalf("add = %v, want the cached config and the unseen endpoints once each", names(got))
 	}
-	ep := got[1].obj
-	if ep.GetUID() != "c1" || ep.GetNamespace() != "ns" || applyOrder(ep) != 2 || ep.Object["data"] != nil || len(ep.GetLabels()) != 1 {
-		t.Errorf("unseen child kept %v: want only identity, instance id and deletion wave", ep.Object)
+	want := child{gvr: cms, namespace: "ns", name: "endpoints", uid: "c1", instanceID: "i1", order: 2}
+	if got[1] != want {
+		t.Errorf("unseen child = %+v, want %+v", got[1], want)
 	}
 
 	u.seen("c1")
-	if got := u.add(k, "i1", nil); len(got) != 1 || got[0].obj.GetName() != "config" {
+	if got := u.add(k, "i1", nil); len(got) != 1 || got[0].name != "config" {
 		t.Errorf("after the endpoints were seen: add = %v, want [config]", names(got))
 	}
 	u.seen("c2")
