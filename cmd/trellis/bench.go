@@ -136,7 +136,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 	f.BoolVar(&o.FloorApply, "floor-apply", false, "also measure the floor with trellis's verbs (server-side apply, status patch) to separate apiserver cost from controller cost")
 	f.StringVarP(&o.OutDir, "out", "o", "bench/results", "directory for <date>.json and <date>.md (empty: do not write)")
 	f.StringVar(&o.LogDir, "log-dir", "", "directory for the controller logs (default: a temporary directory)")
-	f.StringVar(&o.ProfileDir, "profile-dir", "", "write a CPU profile of the controller (first create → all ACTIVE) per N here")
+	f.StringVar(&o.ProfileDir, "profile-dir", "", "write profiles here, per N: the controller's CPU (creation, restarts, deletion) and heap (at all-ACTIVE and half way through the deletion), kube-apiserver's CPU (8 s into the creation and into both deletions)")
 	f.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "bound of each floor and trellis phase, creation through deletion (with --scale: 3h unless given)")
 	f.StringVar(&controllerBin, "controller-binary", "", "trellis binary whose controller command is measured (default: this binary)")
 	f.StringArrayVar(&extraArgs, "controller-arg", nil, "extra flag for the controller, repeatable (e.g. --controller-arg=--ack-services=none)")
