@@ -136,7 +136,11 @@ func (w *rawWatcher) run() {
 			}
 			obj = st
 		} else {
-			c, err := compactFromJSON(ev.Object, w.opts)
+			decode := compactFromJSON
+			if ev.Type == watch.Deleted {
+				decode = compactMetaFromJSON
+			}
+			c, err := decode(ev.Object, w.opts)
 			if err != nil {
 				w.send(watch.Event{Type: watch.Error, Object: &apierrors.NewInternalError(err).ErrStatus})
 				return
@@ -228,6 +232,23 @@ func compactFromJSON(raw []byte, o decodeOptions) (*compact, error) {
 		}
 	}
 	c.raw = joinObject(top, nil) // sized to fit: it lives as long as the cache entry
+	c.trim(o)
+	return c, nil
+}
+
+// compactMetaFromJSON builds a compact object of the metadata alone, for a
+// delete event: the store drops the object by its key and every handler
+// reads only metadata, so its JSON is neither split nor kept (a mass
+// deletion brings one such event per object).
+func compactMetaFromJSON(raw []byte, o decodeOptions) (*compact, error) {
+	var obj struct {
+		metav1.TypeMeta `json:",inline"`
+		Metadata        slimMeta `json:"metadata"`
+	}
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, err
+	}
+	c := &compact{TypeMeta: obj.TypeMeta, slimMeta: obj.Metadata}
 	c.trim(o)
 	return c, nil
 }

@@ -82,16 +82,17 @@ func TestCompactFromJSON(t *testing.T) {
 func TestRawWatcherDecodesTheStream(t *testing.T) {
 	stream := `{"type":"ADDED","object":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"ns","resourceVersion":"5"}}}
 {"type":"BOOKMARK","object":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"resourceVersion":"6"}}}
+{"type":"DELETED","object":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b","namespace":"ns","uid":"u2","resourceVersion":"7","labels":{"kro.run/instance-id":"i1"},"annotations":{"internal.kro.run/apply-order":"2"},"managedFields":[{"manager":"trellis","operation":"Apply"}]},"data":{"x":"y"}}}
 {"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 1 (6)","reason":"Expired","code":410}}
 `
-	w := &rawWatcher{body: io.NopCloser(strings.NewReader(stream)), result: make(chan watch.Event), done: make(chan struct{})}
+	w := &rawWatcher{body: io.NopCloser(strings.NewReader(stream)), result: make(chan watch.Event), done: make(chan struct{}), opts: decodeOptions{routingOnly: true}}
 	go w.run()
 	var got []watch.Event
 	for e := range w.result {
 		got = append(got, e)
 	}
-	if len(got) != 3 {
-		t.Fatalf("events = %d, want 3", len(got))
+	if len(got) != 4 {
+		t.Fatalf("events = %d, want 4", len(got))
 	}
 	if c, ok := got[0].Object.(*compact); got[0].Type != watch.Added || !ok || c.Name != "a" || c.ResourceVersion != "5" {
 		t.Errorf("first event = %v %#v", got[0].Type, got[0].Object)
@@ -99,6 +100,15 @@ func TestRawWatcherDecodesTheStream(t *testing.T) {
 	if c, ok := got[1].Object.(*compact); got[1].Type != watch.Bookmark || !ok || c.ResourceVersion != "6" {
 		t.Errorf("bookmark = %v %#v", got[1].Type, got[1].Object)
 	}
+	// A delete event keeps the metadata the handlers and the store read,
+	// and not the object's JSON.
+	cms := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	if c, ok := got[2].Object.(*compact); got[2].Type != watch.Deleted || !ok || c.raw != nil || c.Kind != "ConfigMap" || c.ResourceVersion != "7" {
+		t.Errorf("delete event = %v %#v", got[2].Type, got[2].Object)
+	} else if ch, _ := childOf(cms, c); ch != (child{gvr: cms, namespace: "ns", name: "b", uid: "u2", instanceID: "i1", order: 2}) {
+		t.Errorf("deleted child = %+v", ch)
+	}
+	got = append(got[:2], got[3])
 	if st, ok := got[2].Object.(*metav1.Status); got[2].Type != watch.Error || !ok || !apierrors.IsResourceExpired(apierrors.FromObject(st)) {
 		t.Errorf("error event = %v %#v", got[2].Type, got[2].Object)
 	}
