@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -15,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/trellis-dev/trellis/api/v1alpha1"
 	"github.com/trellis-dev/trellis/pkg/graph"
@@ -34,11 +32,8 @@ type child struct {
 	terminating     bool
 }
 
-// childOf reads a child of the cache of gvr.
+// childOf reads a child from the cache of gvr.
 func childOf(gvr schema.GroupVersionResource, obj any) (child, bool) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
 	c, ok := obj.(*compact)
 	if !ok {
 		return child{}, false
@@ -49,9 +44,8 @@ func childOf(gvr schema.GroupVersionResource, obj any) (child, bool) {
 
 // childOfObject reads a child from a whole object (a write's response).
 func childOfObject(gvr schema.GroupVersionResource, obj *unstructured.Unstructured) child {
-	order, _ := strconv.Atoi(obj.GetAnnotations()[trt.AnnotationApplyOrder])
 	return child{gvr: gvr, namespace: obj.GetNamespace(), name: obj.GetName(), uid: obj.GetUID(),
-		instanceID: obj.GetLabels()[trt.LabelInstanceID], order: order, terminating: obj.GetDeletionTimestamp() != nil}
+		instanceID: obj.GetLabels()[trt.LabelInstanceID], order: int(applyOrder(obj.GetAnnotations())), terminating: obj.GetDeletionTimestamp() != nil}
 }
 
 func gvrsOf(g *graph.Graph) []schema.GroupVersionResource {

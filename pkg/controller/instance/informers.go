@@ -271,15 +271,23 @@ func (c *compact) trim(o decodeOptions) {
 	if !o.routingOnly {
 		return
 	}
-	if order, err := strconv.ParseInt(c.Annotations[trt.AnnotationApplyOrder], 10, 32); err == nil {
-		c.applyOrder = int32(order)
-	}
+	c.applyOrder = applyOrder(c.Annotations)
 	if v, ok := c.Annotations[metav1.InitialEventsAnnotationKey]; ok {
 		c.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: v} // the reflector reads it on bookmarks
 	} else {
 		c.Annotations = nil
 	}
 	c.instanceID, c.Labels = c.Labels[trt.LabelInstanceID], nil
+}
+
+// applyOrder reads a child's deletion wave from its annotations; a missing
+// or unreadable one is 0, the last wave.
+func applyOrder(annotations map[string]string) int32 {
+	order, err := strconv.ParseInt(annotations[trt.AnnotationApplyOrder], 10, 32)
+	if err != nil {
+		return 0
+	}
+	return int32(order)
 }
 
 // decode returns the full object of an informer item (a copy).
