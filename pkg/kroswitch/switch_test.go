@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/trellis-dev/trellis/pkg/testenv"
 )
@@ -204,21 +205,26 @@ func contains(list []string, s string) bool {
 // the one after kro's newest.
 func ownershipMoved(t *testing.T, dyn dynamic.Interface, f *fixture, kroRevision int64) {
 	ctx := context.Background()
-	rgd, err := dyn.Resource(rgds).Get(ctx, "benchapps.kro.run", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, _, _ := unstructured.NestedSlice(rgd.Object, "spec", "resources")
-	for _, r := range res {
-		m := r.(map[string]any)
-		if m["id"] == "config" {
-			data := m["template"].(map[string]any)["data"].(map[string]any)
-			delete(data, "PORT")
-			data["ENV"] = "${schema.spec.env + '-trellis'}"
+	// Read again on a conflict: trellis may still be writing the RGD's status.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		rgd, err := dyn.Resource(rgds).Get(ctx, "benchapps.kro.run", metav1.GetOptions{})
+		if err != nil {
+			return err
 		}
-	}
-	_ = unstructured.SetNestedSlice(rgd.Object, res, "spec", "resources")
-	if _, err := dyn.Resource(rgds).Update(ctx, rgd, metav1.UpdateOptions{}); err != nil {
+		res, _, _ := unstructured.NestedSlice(rgd.Object, "spec", "resources")
+		for _, r := range res {
+			m := r.(map[string]any)
+			if m["id"] == "config" {
+				data := m["template"].(map[string]any)["data"].(map[string]any)
+				delete(data, "PORT")
+				data["ENV"] = "${schema.spec.env + '-trellis'}"
+			}
+		}
+		_ = unstructured.SetNestedSlice(rgd.Object, res, "spec", "resources")
+		_, err = dyn.Resource(rgds).Update(ctx, rgd, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	want := kroRevision + 1

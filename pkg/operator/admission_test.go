@@ -122,12 +122,9 @@ metadata:
 
 	// Deleting the RGD removes its policy.
 	for _, n := range []string{"s1", "s2"} {
-		u := mustGet(t, stamped, ns, n, func(u *unstructured.Unstructured) {
+		mustUpdate(t, stamped, ns, n, func(u *unstructured.Unstructured) {
 			u.SetFinalizers([]string{"kro.run/finalizer"}) // release the test's own finalizer
 		})
-		if _, err := dyn.Resource(stamped).Namespace(ns).Update(ctx, u, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
 		if err := dyn.Resource(stamped).Namespace(ns).Delete(ctx, n, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}

@@ -288,30 +288,25 @@ func TestSuspendAndResume(t *testing.T) {
 	if err := dyn.Resource(secrets).Namespace(ns).Delete(context.Background(), "sus-secret", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dyn.Resource(configMaps).Namespace(ns).Update(context.Background(), mustGet(t, configMaps, ns, "sus-config", func(u *unstructured.Unstructured) {
+	mustUpdate(t, configMaps, ns, "sus-config", func(u *unstructured.Unstructured) {
 		u.Object["data"].(map[string]any)["ENV"] = "tampered"
-	}), metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	inst.Object["spec"].(map[string]any)["port"] = int64(9090)
 	apply(t, benchApps, inst)
 	time.Sleep(2 * time.Second) // nothing may happen; give the controller time to misbehave
 	if _, err := dyn.Resource(secrets).Namespace(ns).Get(context.Background(), "sus-secret", metav1.GetOptions{}); err == nil {
 		t.Fatal("secret recreated while suspended")
 	}
-	if cm := mustGet(t, configMaps, ns, "sus-config", func(*unstructured.Unstructured) {}); str(cm, "data", "ENV") != "tampered" {
+	if cm := mustGet(t, configMaps, ns, "sus-config"); str(cm, "data", "ENV") != "tampered" {
 		t.Fatal("configmap reverted while suspended")
 	}
 	// Resume: all accumulated drift is repaired and the spec change lands.
 	inst.SetAnnotations(nil)
-	u := mustGet(t, benchApps, ns, "sus", func(u *unstructured.Unstructured) {
+	mustUpdate(t, benchApps, ns, "sus", func(u *unstructured.Unstructured) {
 		a := u.GetAnnotations()
 		delete(a, "kro.run/reconcile")
 		u.SetAnnotations(a)
 	})
-	if _, err := dyn.Resource(benchApps).Namespace(ns).Update(context.Background(), u, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	eventually(t, 15*time.Second, "secret back", getter(secrets, ns, "sus-secret"), func(*unstructured.Unstructured) bool { return true })
 	eventually(t, 15*time.Second, "config repaired with the new port", getter(configMaps, ns, "sus-config"), func(u *unstructured.Unstructured) bool {
 		return str(u, "data", "ENV") == "dev" && str(u, "data", "PORT") == "9090"
@@ -367,12 +362,9 @@ func TestRGDDeletionWaitsForInstances(t *testing.T) {
 	gone(t, 5*time.Second, configMaps, ns, "g1-cm")
 	// Orphaning on request: the RGD goes, the remaining instance stays and
 	// can still be deleted, children first.
-	u := mustGet(t, rgdGVR, "", "guarded", func(u *unstructured.Unstructured) {
+	mustUpdate(t, rgdGVR, "", "guarded", func(u *unstructured.Unstructured) {
 		u.SetAnnotations(map[string]string{"trellis.dev/orphan-instances": "true"})
 	})
-	if _, err := dyn.Resource(rgdGVR).Update(context.Background(), u, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	gone(t, 15*time.Second, rgdGVR, "", "guarded")
 	if _, err := dyn.Resource(guarded).Namespace(ns).Get(context.Background(), "g2", metav1.GetOptions{}); err != nil {
 		t.Fatalf("orphaned instance: %v", err)
@@ -468,7 +460,7 @@ spec:
 	eventually(t, 15*time.Second, "tenant ACTIVE", getter(tenants, "", "acme"), func(u *unstructured.Unstructured) bool {
 		return str(u, "status", "state") == "ACTIVE" && str(u, "status", "configName") == "tenant-acme"
 	})
-	cm := mustGet(t, configMaps, ns, "tenant-acme", func(*unstructured.Unstructured) {})
+	cm := mustGet(t, configMaps, ns, "tenant-acme")
 	if _, has := cm.GetLabels()["kro.run/instance-namespace"]; has || str(cm, "data", "owner") != "alice" {
 		t.Errorf("child of a cluster-scoped instance: labels %v data %v", cm.GetLabels(), cm.Object["data"])
 	}
@@ -504,7 +496,7 @@ spec:
 			strings.Contains(fmt.Sprint(c["message"]), "kro.run/allow-breaking-changes")
 	})
 	typeOf := func() string {
-		c := mustGet(t, crds, "", "breakings.kro.run", func(*unstructured.Unstructured) {})
+		c := mustGet(t, crds, "", "breakings.kro.run")
 		versions, _, _ := unstructured.NestedSlice(c.Object, "spec", "versions")
 		s, _, _ := unstructured.NestedString(versions[0].(map[string]any), "schema", "openAPIV3Schema", "properties", "spec", "properties", "size", "type")
 		return s

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -276,11 +277,9 @@ func TestBenchAppLifecycle(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "deleted secret recreated", getter(secrets, ns, "app1-secret"), func(u *unstructured.Unstructured) bool { return true })
 	cm.Object["data"].(map[string]any)["ENV"] = "tampered"
-	if _, err := dyn.Resource(configMaps).Namespace(ns).Update(context.Background(), mustGet(t, configMaps, ns, "app1-config", func(u *unstructured.Unstructured) {
+	mustUpdate(t, configMaps, ns, "app1-config", func(u *unstructured.Unstructured) {
 		u.Object["data"].(map[string]any)["ENV"] = "tampered"
-	}), metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	eventually(t, 15*time.Second, "edited configmap reverted", getter(configMaps, ns, "app1-config"), func(u *unstructured.Unstructured) bool {
 		return str(u, "data", "ENV") == "dev"
 	})
@@ -306,14 +305,31 @@ func TestBenchAppLifecycle(t *testing.T) {
 	}
 }
 
-func mustGet(t *testing.T, gvr schema.GroupVersionResource, ns, name string, mutate func(*unstructured.Unstructured)) *unstructured.Unstructured {
+func mustGet(t *testing.T, gvr schema.GroupVersionResource, ns, name string) *unstructured.Unstructured {
 	t.Helper()
 	u, err := dyn.Resource(gvr).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mutate(u)
 	return u
+}
+
+// mustUpdate reads the object, lets mutate change it and updates it, reading
+// again when the controller wrote it in between (a conflict).
+func mustUpdate(t *testing.T, gvr schema.GroupVersionResource, ns, name string, mutate func(*unstructured.Unstructured)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		u, err := dyn.Resource(gvr).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		mutate(u)
+		_, err = dyn.Resource(gvr).Namespace(ns).Update(context.Background(), u, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func contains(list []string, s string) bool {

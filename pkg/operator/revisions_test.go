@@ -18,13 +18,10 @@ var graphRevisions = schema.GroupVersionResource{Group: "internal.kro.run", Vers
 // editRGD reads the RGD, lets edit change its resources, and updates it.
 func editRGD(t *testing.T, name string, edit func(resources []any) []any) {
 	t.Helper()
-	u := mustGet(t, rgdGVR, "", name, func(u *unstructured.Unstructured) {
+	mustUpdate(t, rgdGVR, "", name, func(u *unstructured.Unstructured) {
 		res, _, _ := unstructured.NestedSlice(u.Object, "spec", "resources")
 		_ = unstructured.SetNestedSlice(u.Object, edit(res), "spec", "resources")
 	})
-	if _, err := dyn.Resource(rgdGVR).Update(context.Background(), u, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func resourceByID(resources []any, id string) map[string]any {
