@@ -71,7 +71,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 				co := chaos.Options{N: 1000, Seeds: []int64{1, 2, 3}, AWSN: 100, OutDir: o.OutDir, LogDir: o.LogDir, Binary: controllerBin}
 				return runChaos(cmd, co)
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := interruptContext()
 			defer stop()
 			if controllerBin == "" {
 				self, err := os.Executable()

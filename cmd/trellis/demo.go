@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,7 +35,7 @@ the S3BucketAdopt example adopts a bucket the demo first creates in the local
 AWS, whose endpoint up wrote next to its kubeconfig.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := interruptContext()
 			defer stop()
 			if o.AWSEndpoint == "" {
 				if b, err := os.ReadFile(awsEndpointPath(kubeconfig)); err == nil {

@@ -5,19 +5,34 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
 	os.Exit(run(newRootCommand(), os.Stderr))
+}
+
+// interruptContext ends on the first Ctrl-C (or SIGTERM), which starts an
+// orderly stop; a second Ctrl-C then ends trellis at once (the processes it
+// started die with it: Pdeathsig).
+func interruptContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }
 
 // run executes the command line and returns trellis's exit code.

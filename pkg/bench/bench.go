@@ -367,10 +367,18 @@ func (r *runner) namespace(ctx context.Context, ns string) error {
 }
 
 // dropNamespace deletes ns and waits until it is gone, so the namespace
-// controller's clean-up does not overlap the next phase.
+// controller's clean-up does not overlap the next phase. After an interrupt
+// (ctx done) the delete is still sent, so no namespace is left behind, but
+// nothing waits for it: the run is over.
 func (r *runner) dropNamespace(ctx context.Context, ns string) {
-	if err := r.kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := r.kube.CoreV1().Namespaces().Delete(dctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		r.logf("delete namespace %s: %v", ns, err)
+		return
+	}
+	if ctx.Err() != nil {
+		r.logf("interrupted: namespace %s is being deleted; not waiting for it", ns)
 		return
 	}
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {

@@ -18,7 +18,7 @@ func (r *runner) floor(ctx context.Context, n int, apply bool, concurrency int) 
 	if err := r.namespace(ctx, ns); err != nil {
 		return f, err
 	}
-	defer r.dropNamespace(context.WithoutCancel(ctx), ns)
+	defer r.dropNamespace(ctx, ns)
 	names := instanceNames(n)
 	tr, err := newTracker(ctx, r.dyn, ns, floorGVR, names, "")
 	if err != nil {

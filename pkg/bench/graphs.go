@@ -145,7 +145,7 @@ func (r *runner) graphFloor(ctx context.Context, w graphWorkload, n int, run *Gr
 	if err := r.namespace(ctx, ns); err != nil {
 		return err
 	}
-	defer r.dropNamespace(context.WithoutCancel(ctx), ns)
+	defer r.dropNamespace(ctx, ns)
 	tr, err := newGraphTracker(ctx, r.dyn, ns, floorGraphGVR, w.activeField)
 	if err != nil {
 		return err
@@ -208,7 +208,7 @@ func (r *runner) graphTrellis(ctx context.Context, w graphWorkload, n int, run *
 	}
 	// Deferred after c.Stop, so it runs first: the controller releases the
 	// instances' finalizers while the namespace goes.
-	defer r.dropNamespace(context.WithoutCancel(ctx), ns)
+	defer r.dropNamespace(ctx, ns)
 	tr, err := newGraphTracker(ctx, r.dyn, ns, w.gvr, w.activeField)
 	if err != nil {
 		return err

@@ -131,7 +131,7 @@ func (r *runner) trellis(ctx context.Context, n, workers int, full bool) (Trelli
 	if err := r.namespace(ctx, ns); err != nil {
 		return t, err
 	}
-	defer r.dropNamespace(context.WithoutCancel(ctx), ns)
+	defer r.dropNamespace(ctx, ns)
 	names := instanceNames(n)
 	tr, err := newTracker(ctx, r.dyn, ns, benchGVR, names, ChangeLabel+"=2")
 	if err != nil {
