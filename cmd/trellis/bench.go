@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -192,11 +191,7 @@ func newBenchControllerCommand() *cobra.Command {
 				return err
 			}
 			if pprofAddr != "" {
-				mux := http.NewServeMux()
-				mux.HandleFunc("/debug/pprof/", pprof.Index)
-				mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-				mux.Handle("/bench/", bench.ProfileHandler())
-				go func() { _ = http.ListenAndServe(pprofAddr, mux) }()
+				go func() { _ = http.ListenAndServe(pprofAddr, bench.ProfileMux()) }()
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

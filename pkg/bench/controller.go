@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,16 +190,18 @@ func freePorts(n int) ([]int, error) {
 	return out, nil
 }
 
-// ProfileHandler serves net/http/pprof-style CPU profiling that the
-// benchmark can start and stop around a phase:
-// /bench/cpu/start?path=<file> and /bench/cpu/stop. The hidden
-// `trellis bench controller` mounts it next to /debug/pprof.
-func ProfileHandler() http.Handler {
+// ProfileMux is what the hidden `trellis bench controller` serves on
+// --pprof-bind-address: net/http/pprof under /debug/pprof/ (the heap
+// profiles) and CPU profiling that the benchmark starts and stops around a
+// phase, /bench/cpu/start?path=<file> and /bench/cpu/stop.
+func ProfileMux() *http.ServeMux {
 	var (
 		mu  sync.Mutex
 		out *os.File
 	)
 	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", httppprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
 	mux.HandleFunc("/bench/cpu/start", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
