@@ -144,16 +144,24 @@ func (r *runner) controllerProfile(c Controller, name string) func() {
 	}
 }
 
-// controllerReconciles reads the controller's instance_reconcile_total for
-// BenchApps (the process's own count, from 0 at its start).
-func controllerReconciles(ctx context.Context, c Controller) (float64, bool) {
-	return reconcilesOf(ctx, c, benchGVR.Resource)
-}
-
 // reconcilesOf reads instance_reconcile_total for the instance resource.
 func reconcilesOf(ctx context.Context, c Controller, resource string) (float64, bool) {
-	samples, ok := controllerMetric(ctx, c, "instance_reconcile_total")
-	if !ok {
+	url := c.MetricsURL()
+	if url == "" {
+		return 0, false
+	}
+	body, err := httpBody(ctx, url)
+	if err != nil {
+		return 0, false
+	}
+	return reconcilesIn(body, resource)
+}
+
+// reconcilesIn reads instance_reconcile_total for the instance resource
+// from a scrape (the process's own count, from 0 at its start).
+func reconcilesIn(body, resource string) (float64, bool) {
+	samples, err := ParseMetric(strings.NewReader(body), "instance_reconcile_total")
+	if err != nil {
 		return 0, false
 	}
 	var n float64
@@ -183,8 +191,12 @@ func waitSettled(ctx context.Context, c Controller, n int, limit time.Duration) 
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		now := time.Now()
-		recs, ok1 := controllerReconciles(ctx, c)
-		q, ok2 := controllerQueue(ctx, c)
+		// One scrape per poll: both figures come from the same moment, and
+		// the measured controller serves half as many.
+		body, err := httpBody(ctx, c.MetricsURL())
+		recs, ok1 := reconcilesIn(body, benchGVR.Resource)
+		q, ok2 := instanceQueue(body)
+		ok1, ok2 = ok1 && err == nil, ok2 && err == nil
 		if ok1 && recs > 0 && st.first.IsZero() {
 			st.first = now
 		}
