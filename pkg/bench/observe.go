@@ -61,35 +61,31 @@ func controllerWrites(ctx context.Context, c Controller) (float64, bool) {
 	return ClientWrites(samples), true
 }
 
-// controllerMetric reads one metric family from the controller's /metrics.
-func controllerMetric(ctx context.Context, c Controller, name string) ([]Sample, bool) {
+// scrape reads the controller's /metrics once; false when the controller
+// has none or it cannot be read.
+func scrape(ctx context.Context, c Controller) (string, bool) {
 	url := c.MetricsURL()
 	if url == "" {
-		return nil, false
+		return "", false
 	}
 	body, err := httpBody(ctx, url)
-	if err != nil {
+	return body, err == nil
+}
+
+// controllerMetric reads one metric family from the controller's /metrics.
+func controllerMetric(ctx context.Context, c Controller, name string) ([]Sample, bool) {
+	body, ok := scrape(ctx, c)
+	if !ok {
 		return nil, false
 	}
 	samples, err := ParseMetric(strings.NewReader(body), name)
-	if err != nil {
-		return nil, false
-	}
-	return samples, true
+	return samples, err == nil
 }
 
 // controllerGauge reads one unlabelled gauge of the controller's /metrics.
 func controllerGauge(ctx context.Context, c Controller, name string) (float64, bool) {
-	url := c.MetricsURL()
-	if url == "" {
-		return 0, false
-	}
-	body, err := httpBody(ctx, url)
-	if err != nil {
-		return 0, false
-	}
-	samples, err := ParseMetric(strings.NewReader(body), name)
-	if err != nil || len(samples) != 1 {
+	samples, ok := controllerMetric(ctx, c, name)
+	if !ok || len(samples) != 1 {
 		return 0, false
 	}
 	return samples[0].Value, true
@@ -97,12 +93,8 @@ func controllerGauge(ctx context.Context, c Controller, name string) (float64, b
 
 // controllerQueue reads the controller's instance workqueue counters.
 func controllerQueue(ctx context.Context, c Controller) (QueueCounters, bool) {
-	url := c.MetricsURL()
-	if url == "" {
-		return QueueCounters{}, false
-	}
-	body, err := httpBody(ctx, url)
-	if err != nil {
+	body, ok := scrape(ctx, c)
+	if !ok {
 		return QueueCounters{}, false
 	}
 	return instanceQueue(body)

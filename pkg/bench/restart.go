@@ -146,12 +146,8 @@ func (r *runner) controllerProfile(c Controller, name string) func() {
 
 // reconcilesOf reads instance_reconcile_total for the instance resource.
 func reconcilesOf(ctx context.Context, c Controller, resource string) (float64, bool) {
-	url := c.MetricsURL()
-	if url == "" {
-		return 0, false
-	}
-	body, err := httpBody(ctx, url)
-	if err != nil {
+	body, ok := scrape(ctx, c)
+	if !ok {
 		return 0, false
 	}
 	return reconcilesIn(body, resource)
@@ -193,10 +189,10 @@ func waitSettled(ctx context.Context, c Controller, n int, limit time.Duration) 
 		now := time.Now()
 		// One scrape per poll: both figures come from the same moment, and
 		// the measured controller serves half as many.
-		body, err := httpBody(ctx, c.MetricsURL())
+		body, ok := scrape(ctx, c)
 		recs, ok1 := reconcilesIn(body, benchGVR.Resource)
 		q, ok2 := instanceQueue(body)
-		ok1, ok2 = ok1 && err == nil, ok2 && err == nil
+		ok1, ok2 = ok1 && ok, ok2 && ok
 		if ok1 && recs > 0 && st.first.IsZero() {
 			st.first = now
 		}
