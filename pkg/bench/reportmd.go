@@ -38,15 +38,23 @@ func (r *Report) Markdown() string {
 			changeW = fmt.Sprintf("%.2f", t.Change.WritesPerInstance)
 		}
 		if t.Delete != nil {
-			del = fmt.Sprintf("%.1f / %.1f", run.Floor.DeleteSeconds, t.Delete.Seconds)
+			floorDel := "–"
+			if run.Floor.DeleteSeconds > 0 {
+				floorDel = fmt.Sprintf("%.1f", run.Floor.DeleteSeconds)
+			}
+			del = fmt.Sprintf("%s / %.1f", floorDel, t.Delete.Seconds)
 		}
-		fmt.Fprintf(&b, "| %d | %.1f | %.1f | **%.2f×** | %.2f | **%.2f** | %s | %.0f | %.1f / %.1f | %s | %s | %s |\n",
-			run.N, run.FloorSeconds, run.TrellisSeconds, run.Ratio, run.Floor.WritesPerInstance, t.WritesPerInstance, idle,
+		floorS, ratio, floorW := "–", "–", "–"
+		if run.FloorSeconds > 0 {
+			floorS, ratio, floorW = fmt.Sprintf("%.1f", run.FloorSeconds), fmt.Sprintf("**%.2f×**", run.Ratio), fmt.Sprintf("%.2f", run.Floor.WritesPerInstance)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %.1f | %s | %s | **%.2f** | %s | %.0f | %.1f / %.1f | %s | %s | %s |\n",
+			run.N, floorS, run.TrellisSeconds, ratio, floorW, t.WritesPerInstance, idle,
 			t.Controller.PeakRSSMiB, t.Controller.CPUSecondsActive, t.Controller.CPUSecondsTotal, del, change, changeW)
 	}
 	for _, run := range r.Runs {
 		if run.Scale && run.FloorSeconds == 0 {
-			fmt.Fprintf(&b, "\nN=%d ran without the floor (--scale-floor=false): its floor columns are empty (0) and it has no time ratio.\n", run.N)
+			fmt.Fprintf(&b, "\nN=%d ran without the floor (--scale-floor=false): its floor figures are empty (– or 0) and it has no time ratio.\n", run.N)
 		}
 	}
 	b.WriteString(deletionMemoryMarkdown(r.Runs))

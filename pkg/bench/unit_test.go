@@ -245,6 +245,19 @@ func TestScaleRunWithoutFloor(t *testing.T) {
 	if md := r.Markdown(); !strings.Contains(md, "N=20000 ran without the floor") {
 		t.Errorf("the report does not say the floor was skipped:\n%s", md)
 	}
+
+	// The floorless run alone (-n 0 --scale-floor=false): it is the run the
+	// general targets are judged at, and it has no ratio to judge.
+	alone := Report{Runs: []Row{large}}
+	alone.EvaluateTargets()
+	for _, tg := range alone.Targets {
+		if strings.HasPrefix(tg.Name, "time ratio") {
+			t.Errorf("a floorless run alone has a ratio target: %+v", tg)
+		}
+	}
+	if md := alone.Markdown(); strings.Contains(md, "0.00×") || !strings.Contains(md, "| 20000 | – | 900.0 | – | – |") {
+		t.Errorf("the floorless run's row shows a floor or a ratio:\n%s", md)
+	}
 }
 
 func TestReportWrite(t *testing.T) {
