@@ -98,6 +98,7 @@ A table is printed and the figures are written to <out>/<date>.json and .md.`,
 				o.Timeout = max(o.Timeout, 3*time.Hour)
 			}
 			o.Controller = bench.ProcessController(controllerBin, o.ProfileDir != "", extraArgs, extraEnv)
+			o.ControllerArgs, o.ControllerEnv = extraArgs, extraEnv
 			switch {
 			case replicas < 1:
 				return fmt.Errorf("--replicas: want at least 1, got %d", replicas)

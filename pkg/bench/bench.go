@@ -110,6 +110,9 @@ type Options struct {
 	ProfileDir string
 	// Controller starts trellis's controllers (required).
 	Controller StartController
+	// ControllerArgs and ControllerEnv are the extra flags and environment
+	// the controller was started with, recorded in the report's settings.
+	ControllerArgs, ControllerEnv []string
 	// Cluster to run on; nil starts a fresh local control plane
 	// (etcd, kube-apiserver, kube-controller-manager) and stops it at the end.
 	Cluster *localcluster.Cluster
@@ -185,6 +188,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 			Ns: o.Ns, Workers: o.Workers, Concurrency: o.Concurrency, ClientQPS: o.QPS, ClientBurst: o.Burst,
 			IdleN: o.IdleN, IdleSeconds: o.Idle.Seconds(), SettleSeconds: o.Settle.Seconds(),
 			ScaleN: o.ScaleN, ScaleWorkers: o.ScaleWorkers, CountedResource: CountedResources, Repeat: o.Repeat,
+			ControllerArgs: o.ControllerArgs, ControllerEnv: o.ControllerEnv,
 		}}
 	checkpoint := func(unfinished string) {
 		rep.WallSeconds = round(time.Since(rep.Date).Seconds(), 1)

@@ -53,6 +53,9 @@ type Settings struct {
 	ScaleWorkers    []int    `json:"scale_workers"`
 	Repeat          int      `json:"repeat"`
 	CountedResource []string `json:"counted_resources"`
+	// ControllerArgs and ControllerEnv: --controller-arg and --controller-env.
+	ControllerArgs []string `json:"controller_args,omitempty"`
+	ControllerEnv  []string `json:"controller_env,omitempty"`
 }
 
 // Row is one N: the floor and trellis on the same workload.

@@ -18,6 +18,9 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "Run %s · %d CPUs, %d MiB, load %s at start · Kubernetes %s · trellis %s · %d workers, floor concurrency %d\n\n",
 		r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine.CPUs, r.Machine.MemoryMiB, r.Machine.Load1, r.Kubernetes, r.Trellis,
 		r.Settings.Workers, r.Settings.Concurrency)
+	if len(r.Settings.ControllerArgs)+len(r.Settings.ControllerEnv) > 0 {
+		fmt.Fprintf(&b, "The controller ran with %s.\n\n", strings.Join(append(append([]string(nil), r.Settings.ControllerEnv...), r.Settings.ControllerArgs...), " "))
+	}
 	if r.Unfinished != "" {
 		fmt.Fprintf(&b, "**Partial report** after %.0f s: %s.\n\n", r.WallSeconds, r.Unfinished)
 	} else {

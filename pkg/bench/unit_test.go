@@ -262,6 +262,7 @@ func TestScaleRunWithoutFloor(t *testing.T) {
 
 func TestReportWrite(t *testing.T) {
 	r := sampleReport()
+	r.Settings.ControllerEnv = []string{"GOMEMLIMIT=330MiB"}
 	r.EvaluateTargets()
 	dir := t.TempDir()
 	path, err := r.Write(dir)
@@ -279,14 +280,14 @@ func TestReportWrite(t *testing.T) {
 	if err := json.Unmarshal(raw, &back); err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Runs) != 3 || back.Runs[1].Trellis.Idle == nil || back.Scaling.Speedup != 3 {
+	if len(back.Runs) != 3 || back.Runs[1].Trellis.Idle == nil || back.Scaling.Speedup != 3 || len(back.Settings.ControllerEnv) != 1 {
 		t.Errorf("round trip lost figures: %+v", back)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "2026-11-22T030000Z.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| 1000 | 10.0 | 12.0 | **1.20×** |", "Speedup 1→4 workers: **3.00×** (the floor, same concurrencies: 1.50×)", "| 4 | 10.0 | 8.0 |", "| configmaps | APPLY | 201 | 2.00 |"} {
+	for _, want := range []string{"| 1000 | 10.0 | 12.0 | **1.20×** |", "Speedup 1→4 workers: **3.00×** (the floor, same concurrencies: 1.50×)", "| 4 | 10.0 | 8.0 |", "| configmaps | APPLY | 201 | 2.00 |", "The controller ran with GOMEMLIMIT=330MiB."} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
