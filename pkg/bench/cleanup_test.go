@@ -5,10 +5,13 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/trellis-dev/trellis/pkg/testenv"
@@ -32,7 +35,17 @@ func TestDropNamespaceAfterInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// Let the namespace go, and wait until it has: the namespace
+		// controller's last sweep deletes in every resource, which the
+		// write counts of the tests after this one would see.
 		_, _ = kube.CoreV1().ConfigMaps(ns).Patch(ctx, "held", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+			_, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
+		if err != nil {
+			t.Errorf("namespace %s still there after its finalizer was removed: %v", ns, err)
+		}
 	})
 
 	var log bytes.Buffer
