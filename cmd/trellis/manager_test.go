@@ -21,6 +21,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(interruptHelperEnv) != "" {
+		interruptHelper() // a child of TestSecondInterruptEndsAtOnce
+	}
 	os.Exit(testenv.Run(m, testenv.Options{}))
 }
 

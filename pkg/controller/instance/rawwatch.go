@@ -249,6 +249,9 @@ func compactMetaFromJSON(raw []byte, o decodeOptions) (*compact, error) {
 		return nil, err
 	}
 	c := &compact{TypeMeta: obj.TypeMeta, slimMeta: obj.Metadata}
+	if c.Kind == "" && o.kind != "" { // as compactFromJSON
+		c.APIVersion, c.Kind = o.apiVersion, o.kind
+	}
 	c.trim(o)
 	return c, nil
 }
