@@ -167,3 +167,15 @@ func TestCompactJSONIsSizedToFit(t *testing.T) {
 		t.Errorf("kept JSON: len %d, cap %d (the event was %d bytes)", len(c.raw), cap(c.raw), len(benchEvent))
 	}
 }
+
+// A delete event without apiVersion/kind gets the informer's, as a list
+// item does.
+func TestCompactMetaTakesTheInformersKind(t *testing.T) {
+	c, err := compactMetaFromJSON([]byte(`{"metadata":{"name":"a","namespace":"ns"}}`), decodeOptions{apiVersion: "v1", kind: "ConfigMap"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIVersion != "v1" || c.Kind != "ConfigMap" || c.Name != "a" {
+		t.Errorf("compact = %#v", c)
+	}
+}
