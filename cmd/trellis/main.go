@@ -27,12 +27,20 @@ func main() {
 // orderly stop; a second Ctrl-C then ends trellis at once (the processes it
 // started die with it: Pdeathsig).
 func interruptContext() (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-ctx.Done()
-		stop()
+		select {
+		case <-signals:
+		case <-ctx.Done():
+		}
+		// Before the context ends: whoever sees it done can rely on the
+		// next Ctrl-C having its default effect.
+		signal.Stop(signals)
+		cancel()
 	}()
-	return ctx, stop
+	return ctx, cancel
 }
 
 // run executes the command line and returns trellis's exit code.
